@@ -1,0 +1,32 @@
+# snnc: `make demo` (set up + main job) and `make test` (the suite). Both idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# A Python 3.10 (lava-nc 0.10 needs <3.11): python3.10 on PATH, else pyenv's newest 3.10.x.
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -n 1)
+
+.PHONY: demo test test-hw bench clean
+
+$(STAMP): pyproject.toml $(shell find snnc compiler backends runtime targets -name '*.py' 2>/dev/null)
+	@if [ -z "$(PYTHON310)" ]; then echo "snnc needs Python 3.10 (lava-nc 0.10 requires <3.11): install it (e.g. pyenv install 3.10.13) or set PYTHON310=/path/to/python3.10" >&2; exit 2; fi
+	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not loihi" tests
+
+test-hw: $(STAMP)
+	$(VENV)/bin/pytest -q -m loihi tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/simulator_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""snnc: hardware-deployment compiler for spiking neural networks."""

@@ -1,0 +1,92 @@
+"""Loihi targets: bit widths, shifts and resource limits, as frozen data.
+
+Sources: Lava 0.10 fixed_pt LIF and Dense process models (PyLifModelBitAcc, PyDenseModelBitAcc),
+their docstrings (du/dv 12 bit, bias mantissa 13 bit signed, bias exponent 3 bit, vth 17 bit),
+and Intel's published Loihi/Loihi 2 figures (128 neuron cores per chip; Loihi 2: up to 8192
+neurons and 128 KB synapse memory per core; Loihi 1: 1024 compartments per core).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snnc.errors import SnncError
+
+
+@dataclass(frozen=True)
+class Target:
+    """One neuromorphic chip, as the numbers the compiler and both simulators obey.
+
+    Arithmetic (identical in Lava's fixed_pt CPU models and on the chip for the parameters
+    snnc emits):
+      u <- decay(u, du) + (a_in << act_shift), wrapped once into (-2^(uv_bits-1), 2^(uv_bits-1)]
+      v <- clip(decay(v, dv) + u + (bias_mant << bias_exp), -(2^(uv_bits-1)-1), 2^(uv_bits-1)-1)
+      spike if v > (vth << vth_shift); then v <- 0 (hard reset)
+      decay(x, d) = sign(x) * ((|x| * (2^decay_bits - d)) >> decay_bits)   (toward zero)
+    """
+
+    name: str
+    description: str
+    weight_bits: int = 8  # signed synaptic weight mantissa (8 bit, sign mode chosen per projection)
+    uv_bits: int = 24  # current u and voltage v registers
+    act_shift: int = 6  # a_in << 6 into u
+    vth_shift: int = 6  # vth << 6 compared to v
+    vth_bits: int = 17  # unsigned threshold mantissa
+    bias_mant_bits: int = 13  # signed bias mantissa
+    bias_exp_max: int = 7  # unsigned 3-bit bias exponent
+    decay_bits: int = 12  # du, dv in [0, 4095]
+    weight_exp_min: int = 0  # negative exponents round differently on chip and in Lava: not emitted
+    weight_exp_max: int = 7
+    neurons_per_core: int = 8192
+    synapse_bytes_per_core: int = 131072
+    cores_per_chip: int = 128
+    max_fan_in: int = 4096
+
+    @property
+    def vth_max(self) -> int:
+        return 2 ** self.vth_bits - 1
+
+    @property
+    def uv_max(self) -> int:
+        """Largest voltage magnitude: v saturates at +-(2^(uv_bits-1) - 1)."""
+        return 2 ** (self.uv_bits - 1) - 1
+
+    @property
+    def u_wrap(self) -> int:
+        """u wraps by 2^uv_bits once it leaves (-2^(uv_bits-1), 2^(uv_bits-1)]."""
+        return 2 ** (self.uv_bits - 1)
+
+    @property
+    def bias_mant_range(self) -> tuple[int, int]:
+        return -(2 ** (self.bias_mant_bits - 1)), 2 ** (self.bias_mant_bits - 1) - 1
+
+    @property
+    def max_input_current(self) -> int:
+        """Largest |a_in| for which (a_in << act_shift) can never wrap u (with du = 4095)."""
+        return 2 ** (self.uv_bits - 1 - self.act_shift) - 1
+
+
+LOIHI2 = Target(
+    name="loihi2",
+    description="Intel Loihi 2 (Lava fixed_pt LIF/Dense/Conv models; 8192 neurons, 128 KB synapses per core)",
+)
+
+LOIHI1 = Target(
+    name="loihi1",
+    description="Intel Loihi (1st gen.; same LIF arithmetic, 1024 compartments per core)",
+    neurons_per_core=1024,
+    synapse_bytes_per_core=16384,
+)
+
+_TARGETS = {t.name: t for t in (LOIHI2, LOIHI1)}
+
+
+def known_targets() -> tuple[str, ...]:
+    return tuple(_TARGETS)
+
+
+def get_target(name: str) -> Target:
+    try:
+        return _TARGETS[name]
+    except KeyError:
+        raise SnncError(f"unknown target {name!r}; known targets: {', '.join(_TARGETS)}") from None
