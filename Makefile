@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # A Python 3.10 (lava-nc 0.10 needs <3.11): python3.10 on PATH, else pyenv's newest 3.10.x.
-PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -n 1)
+# (A pyenv shim may exist on PATH yet fail, so each candidate must really run as 3.10.)
+PYTHON310 ?= $(shell for p in $$(command -v python3.10) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python 2>/dev/null | sort -Vr); do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
 
 .PHONY: demo test test-hw bench clean
 

@@ -1,0 +1,156 @@
+"""The spiking IR: populations of neurons joined by projections.
+
+Two stages share the structure:
+  FloatNet  - float weights and biases, the ANN re-expressed over populations (one population per
+              ReLU output, plus the input and the output); forward() is the ANN.
+  SpikingNet - the same graph with signed integer weights and Loihi LIF parameters; its integer
+              semantics are below and in docs/semantics.md.
+
+Integer semantics of a SpikingNet (all state int32, t = 1, 2, ...):
+  a_in[p](t) = sum over projections q -> p of (W_q * s_q(t-1)) << weight_exp_q   (one-step delay)
+  u(t) = decay(u(t-1), du) + (a_in << 6), wrapped once into (-2^23, 2^23]
+  v(t) = clip(decay(v(t-1), dv) + u(t) + (bias_mant << bias_exp), -(2^23-1), 2^23-1)
+  s(t) = v(t) > (vth << 6);  v(t) = 0 where s(t)            (hard reset)
+  decay(x, d) = sign(x) * ((|x| * (4096 - d)) >> 12)           (rounds toward zero)
+  u(0) = 0, v(0) = v_init, s(0) = 0.
+The input population has no incoming projections: its bias_mant is set per sample by encode().
+The output population is read out as spikes_total * (vth << 6) + v(T).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from snnc.compiler.ir.float_graph import Pads, conv2d, HIGHEST
+
+
+@dataclass(frozen=True, eq=False)
+class ConvGeometry:
+    strides: tuple[int, int]
+    pads: Pads
+    groups: int
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from population src to dst.
+
+    Dense: weight (n_dst, n_src) over the C-order flattening of both populations.
+    Conv:  weight HWIO (kh, kw, C_src / groups, C_dst), cross-correlation with explicit pads.
+    In a SpikingNet the weight holds integers (int32) and weight_exp their shift.
+    """
+    src: str
+    dst: str
+    weight: np.ndarray
+    conv: ConvGeometry | None = None
+    weight_exp: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "dense" if self.conv is None else "conv"
+
+    def apply(self, x, src_shape: tuple[int, ...], dst_shape: tuple[int, ...]):
+        """The synaptic sum for a batch x (B, *src_shape), float32 (exact for the integer bound)."""
+        w = jnp.asarray(self.weight, jnp.float32)
+        if self.conv is None:
+            flat = jnp.reshape(x, (x.shape[0], -1))
+            y = jnp.matmul(flat, w.T, precision=HIGHEST)
+        else:
+            y = conv2d(x, w, self.conv.strides, self.conv.pads, self.conv.groups)
+        return jnp.reshape(y, (x.shape[0], *dst_shape))
+
+    def replace(self, **changes) -> "Projection":
+        fields = dict(src=self.src, dst=self.dst, weight=self.weight, conv=self.conv, weight_exp=self.weight_exp)
+        return Projection(**{**fields, **changes})
+
+
+@dataclass(frozen=True, eq=False)
+class FloatPopulation:
+    name: str
+    shape: tuple[int, ...]
+    role: str  # "input" | "hidden" (ReLU) | "output" (linear)
+    bias: np.ndarray  # float32, shape == self.shape
+    layer: str  # the float-graph layer whose output this population carries
+
+
+@dataclass(frozen=True, eq=False)
+class FloatNet:
+    populations: tuple[FloatPopulation, ...]  # topological order, input first, output last
+    projections: tuple[Projection, ...]
+    notes: tuple[str, ...] = ()
+
+    def population(self, name: str):
+        return next(p for p in self.populations if p.name == name)
+
+    def incoming(self, name: str) -> list[Projection]:
+        return [q for q in self.projections if q.dst == name]
+
+    def forward(self, x) -> dict[str, jnp.ndarray]:
+        """Every population's activation (the ANN) for a batch x (B, *input shape)."""
+        shapes = {p.name: p.shape for p in self.populations}
+        values = {}
+        for pop in self.populations:
+            if pop.role == "input":
+                values[pop.name] = jnp.asarray(x, jnp.float32)
+                continue
+            pre = sum((q.apply(values[q.src], shapes[q.src], pop.shape) for q in self.incoming(pop.name)),
+                      jnp.asarray(pop.bias))
+            values[pop.name] = jnp.maximum(pre, 0) if pop.role == "hidden" else pre
+        return values
+
+
+@dataclass(frozen=True, eq=False)
+class LifPopulation:
+    """Neurons of Loihi's LIF model (see the module docstring); arrays are per neuron (self.shape)."""
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    vth: int  # threshold mantissa; spikes when v > vth << 6
+    bias_mant: np.ndarray  # int32 (ignored for the input population: set by encode())
+    bias_exp: int
+    v_init: int
+    du: int
+    dv: int
+    scale: float  # float activation lambda that maps to rate rho (for reports)
+    layer: str
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass(frozen=True, eq=False)
+class InputEncoding:
+    """Input x (float) -> bias_mant = clip(round(x * gain), 0, max_mant) of the input neurons."""
+    gain: float
+    max_mant: int
+
+
+@dataclass(frozen=True, eq=False)
+class SpikingNet:
+    populations: tuple[LifPopulation, ...]
+    projections: tuple[Projection, ...]
+    encoding: InputEncoding
+    notes: tuple[str, ...] = ()
+
+    @property
+    def input(self) -> LifPopulation:
+        return self.populations[0]
+
+    @property
+    def output(self) -> LifPopulation:
+        return self.populations[-1]
+
+    def population(self, name: str) -> LifPopulation:
+        return next(p for p in self.populations if p.name == name)
+
+    def incoming(self, name: str) -> list[Projection]:
+        return [q for q in self.projections if q.dst == name]
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Input bias mantissas (int32) for a batch of float inputs."""
+        mant = np.rint(np.asarray(x, np.float64) * self.encoding.gain)
+        return np.clip(mant, 0, self.encoding.max_mant).astype(np.int32)

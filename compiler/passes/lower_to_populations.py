@@ -1,0 +1,180 @@
+"""Lower the float graph to populations and projections (a FloatNet), exactly.
+
+A population is created for the input, for every ReLU output and for the model output. Everything
+between populations is linear, so each path from a source population to a destination is one
+projection:
+  - a path ending in a Conv (after any ZeroPadding, average pooling or channel concatenation) is
+    composed into a single Conv: padding adds to the pads; pooling by p repeats the kernel p times
+    per axis, divides it by p*p and multiplies stride and pads by p; concatenation slices the
+    kernel's input channels;
+  - a path that is only an average pooling or the identity becomes a depthwise Conv;
+  - any other path (Dense after Flatten/pooling/concatenation, consecutive Dense layers...) becomes
+    one Dense projection whose matrix is the path's Jacobian.
+Biases are the network evaluated with every population at zero. Paths that meet in an Add become
+several projections into one population. Every composed projection is checked numerically
+against its path before it is accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnc.compiler.ir.float_graph import (
+    Add, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, Pad, Relu,
+)
+from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
+from snnc.errors import SnncError
+
+MAX_DENSE_ENTRIES = 1 << 25  # refuse to build a dense matrix larger than this (128 MiB of float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Embed:
+    """Place a tensor's channels at [offset, offset + C) of `total` channels (a Concatenate input)."""
+    offset: int
+    total: int
+
+    def apply(self, x):
+        return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(self.offset, self.total - self.offset - x.shape[-1])])
+
+
+@dataclass(frozen=True, eq=False)
+class Path:
+    src: str  # population name
+    ops: tuple  # linear ops applied in order
+
+
+def _linear(op, x):
+    return op.apply(x, with_bias=False) if isinstance(op, (Conv, Dense)) else op.apply(x)
+
+
+def _chain_shapes(ops, src_shape):
+    shapes = [tuple(src_shape)]
+    for op in ops:
+        spec = jax.ShapeDtypeStruct((1, *shapes[-1]), jnp.float32)
+        shapes.append(tuple(jax.eval_shape(lambda v, op=op: _linear(op, v), spec).shape[1:]))
+    return shapes
+
+
+def _run_chain(ops, x):
+    for op in ops:
+        x = _linear(op, x)
+    return x
+
+
+def _as_conv(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
+    """The path as one Conv (kernel HWIO, geometry), or None when it has no such form."""
+    if not ops:
+        if len(shapes[0]) != 3:
+            return None
+        channels = shapes[0][2]
+        return np.ones((1, 1, 1, channels), np.float32), ConvGeometry((1, 1), ((0, 0), (0, 0)), channels)
+    if len(ops) == 1 and isinstance(ops[0], AvgPool):
+        (p0, p1), channels = ops[0].pool, shapes[0][2]
+        kernel = np.full((p0, p1, 1, channels), 1.0 / (p0 * p1), np.float32)
+        return kernel, ConvGeometry(ops[0].strides, ((0, 0), (0, 0)), channels)
+    if not isinstance(ops[-1], Conv):
+        return None
+    conv = ops[-1]
+    kernel, strides, groups = conv.kernel, list(conv.strides), conv.groups
+    pads = [list(conv.pads[0]), list(conv.pads[1])]
+    for op, in_shape in zip(reversed(ops[:-1]), reversed(shapes[:-2])):
+        if isinstance(op, Pad):
+            pads = [[pads[a][0] + op.pads[a][0], pads[a][1] + op.pads[a][1]] for a in (0, 1)]
+        elif isinstance(op, AvgPool) and tuple(op.strides) == tuple(op.pool) and all(
+                in_shape[a] % op.pool[a] == 0 for a in (0, 1)):
+            p0, p1 = op.pool
+            kernel = np.repeat(np.repeat(kernel, p0, axis=0), p1, axis=1) / (p0 * p1)
+            strides = [strides[0] * p0, strides[1] * p1]
+            pads = [[pads[0][0] * p0, pads[0][1] * p0], [pads[1][0] * p1, pads[1][1] * p1]]
+        elif isinstance(op, Embed) and groups == 1:
+            kernel = kernel[:, :, op.offset:op.offset + in_shape[-1], :]
+        else:
+            return None
+    geometry = ConvGeometry(tuple(strides), ((pads[0][0], pads[0][1]), (pads[1][0], pads[1][1])), groups)
+    return np.asarray(kernel, np.float32), geometry
+
+
+def _as_dense(ops, shapes, where: str) -> np.ndarray:
+    n_src, n_dst = int(np.prod(shapes[0])), int(np.prod(shapes[-1]))
+    if n_src * n_dst > MAX_DENSE_ENTRIES:
+        raise SnncError(f"{where}: the layers between populations have no Conv form and a dense matrix of "
+                        f"{n_dst}x{n_src} is too large; insert a ReLU or restructure the model")
+    flat = lambda v: _run_chain(ops, v.reshape(1, *shapes[0])).reshape(-1)  # noqa: E731
+    return np.asarray(jax.jacrev(flat)(jnp.zeros(n_src, jnp.float32)), np.float32)
+
+
+def _project(path: Path, dst: str, src_shape, where: str) -> Projection:
+    shapes = _chain_shapes(path.ops, src_shape)
+    conv = _as_conv(path.ops, shapes)
+    proj = (Projection(path.src, dst, conv[0], conv[1]) if conv is not None
+            else Projection(path.src, dst, _as_dense(path.ops, shapes, where)))
+    probe = jax.random.uniform(jax.random.PRNGKey(0), (2, *src_shape), jnp.float32)
+    expected = np.asarray(_run_chain(path.ops, probe))
+    got = np.asarray(proj.apply(probe, tuple(src_shape), shapes[-1]))
+    if not np.allclose(got, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max()))):
+        raise AssertionError(f"internal error: composed projection {path.src} -> {dst} differs from its layers")
+    return proj
+
+
+def _zero_population_biases(graph: FloatGraph, materialized: set[str]) -> dict[str, np.ndarray]:
+    """Each layer's output when every population is zero: the bias each population receives."""
+    shapes = graph.shapes()
+    values = {}
+    for layer in graph.layers:
+        if layer.name in materialized or isinstance(layer.op, Input):
+            values[layer.name] = jnp.zeros((1, *shapes[layer.name]), jnp.float32)
+        else:
+            values[layer.name] = layer.op.apply(*(values[i] for i in layer.inputs))
+    return {name: np.asarray(v[0], np.float32) for name, v in values.items()}
+
+
+def _population_name(layer: Layer) -> str:
+    return layer.name.removesuffix("/relu")
+
+
+def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list[str]]:
+    shapes = graph.shapes()
+    output = graph.output
+    relus = {l.name for l in graph.layers if isinstance(l.op, Relu)}
+    biases = _zero_population_biases(graph, relus)
+    pops: list[FloatPopulation] = []
+    projections: list[Projection] = []
+    paths: dict[str, list[Path]] = {}
+    pop_shape = {}
+
+    def materialize(layer: Layer, pre_activation: str, role: str) -> None:
+        name = _population_name(layer) if role != "output" else "output"
+        for path in paths[pre_activation]:
+            projections.append(_project(path, name, pop_shape[path.src], f"layer {layer.name!r}"))
+        pops.append(FloatPopulation(name, shapes[layer.name], role, biases[pre_activation], layer.name))
+        pop_shape[name] = shapes[layer.name]
+        paths[layer.name] = [Path(name, ())]
+
+    for layer in graph.layers:
+        op = layer.op
+        if isinstance(op, Input):
+            pops.append(FloatPopulation("input", op.shape, "input", np.zeros(op.shape, np.float32), layer.name))
+            pop_shape["input"] = op.shape
+            paths[layer.name] = [Path("input", ())]
+        elif isinstance(op, Relu):
+            materialize(layer, layer.inputs[0], "hidden")
+        elif isinstance(op, Add):
+            paths[layer.name] = [p for i in layer.inputs for p in paths[i]]
+        elif isinstance(op, Concat):
+            total, offset, joined = shapes[layer.name][-1], 0, []
+            for i in layer.inputs:
+                joined += [Path(p.src, p.ops + (Embed(offset, total),)) for p in paths[i]]
+                offset += shapes[i][-1]
+            paths[layer.name] = joined
+        else:
+            paths[layer.name] = [Path(p.src, p.ops + (op,)) for p in paths[layer.inputs[0]]]
+    # The output population reads the last layer linearly (an identity path if it ends in a ReLU).
+    materialize(output, output.name, "output")
+    notes = [f"{len(pops)} populations, {len(projections)} projections "
+             f"({sum(q.conv is not None for q in projections)} conv, {sum(q.conv is None for q in projections)} dense)"]
+    return FloatNet(tuple(pops), tuple(projections), graph.notes), notes
