@@ -1,0 +1,58 @@
+"""Legalize: prove the SpikingNet fits the target's bit widths, or name every violation.
+
+Checked per population: threshold and bias mantissa/exponent ranges; every weight a fixed point of
+Lava's sign-mode clip and shift (so Lava, the chip and the JAX simulator see the same integers);
+the static bound sum_q max_row sum |W_q| << weight_exp <= 2^17 - 1 on |a_in| (no wrap of u,
+float32 synaptic sums exact); fan-in per neuron.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
+from snnc.errors import SnncError
+from snnc.targets import Target
+
+
+def fan_in(proj, src_size: int) -> int:
+    if proj.kind == "dense":
+        return src_size
+    kh, kw, cin, _ = proj.weight.shape
+    return kh * kw * cin
+
+
+def violations(net: SpikingNet, target: Target) -> list[str]:
+    problems = []
+    low, high = target.bias_mant_range
+    for pop in net.populations:
+        incoming = net.incoming(pop.name)
+        where = f"population {pop.name!r} (layer {pop.layer})"
+        if not 0 <= pop.vth <= target.vth_max:
+            problems.append(f"{where}: threshold {pop.vth} outside [0, {target.vth_max}]")
+        if pop.bias_mant.min(initial=0) < low or pop.bias_mant.max(initial=0) > high:
+            problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
+        if not 0 <= pop.bias_exp <= target.bias_exp_max:
+            problems.append(f"{where}: bias exponent {pop.bias_exp} outside [0, {target.bias_exp_max}]")
+        for q in incoming:
+            if not np.array_equal(to_weight_grid(q.weight, target), q.weight):
+                problems.append(f"{where}: weights from {q.src!r} are not on the signed {target.weight_bits}-bit grid")
+            if not target.weight_exp_min <= q.weight_exp <= target.weight_exp_max:
+                problems.append(f"{where}: weight exponent {q.weight_exp} outside [{target.weight_exp_min}, {target.weight_exp_max}]")
+        current = max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])
+        if current > target.max_input_current:
+            problems.append(f"{where}: input current can reach {current} > {target.max_input_current} (u would wrap)")
+        synapses = sum(fan_in(q, net.population(q.src).size) for q in incoming)
+        if synapses > target.max_fan_in:
+            problems.append(f"{where}: fan-in {synapses} > {target.max_fan_in} synapses per neuron")
+    return problems
+
+
+def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]]:
+    problems = violations(net, target)
+    if problems:
+        raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
+    bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
+                for p in net.populations[1:])
+    return net, [f"limits of {target.name} hold; largest possible |a_in| {bound} <= {target.max_input_current}"]
