@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from snnc.compiler.frontend.keras import load_model_graph
+from snnc.compiler.ir.float_graph import FloatGraph
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration, balance_thresholds
 from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
@@ -30,9 +29,8 @@ def graph_passes(maxpool: str) -> tuple:
     return (drop_noops, fold_batchnorm, maxpool_to_avg if maxpool == "avg" else refuse_maxpool)
 
 
-def compile_graph_file(model: Path, target: Target, calibration: Calibration | None, coding: RateCoding,
-                       maxpool: str = "refuse", timesteps_hint: int = 64) -> CompiledNetwork:
-    graph = load_model_graph(model)
+def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None, coding: RateCoding,
+                  maxpool: str = "refuse", timesteps_hint: int = 64) -> CompiledNetwork:
     notes: list[str] = []
     for graph_pass in graph_passes(maxpool):
         graph, new = graph_pass(graph, target)

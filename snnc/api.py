@@ -1,0 +1,198 @@
+"""The Python API; the CLI calls exactly these functions."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import jax
+import numpy as np
+
+from snnc.backends.jax.simulator import readout
+from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.passes.balance_thresholds import Calibration
+from snnc.compiler.passes.check_limits import fan_in
+from snnc.compiler.passes.quantize import RateCoding
+from snnc.compiler.frontend.keras import load_model_graph
+from snnc.compiler.pipeline import compile_graph
+from snnc.errors import SnncError
+from snnc.runtime.artifact import Artifact, load_artifact, save_artifact
+from snnc.runtime.data import array_info, file_sha256, iter_x, load_labels
+from snnc.targets import get_target
+
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    population: str
+    layer: str
+    role: str
+    shape: tuple[int, ...]
+    neurons: int
+    synapses: str  # e.g. "conv 3x3x1 8b" per incoming projection
+    weight_exp: int
+    vth: int
+    bias_exp: int
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    output: Path
+    network: SpikingNet
+    layers: tuple[LayerRow, ...]
+    notes: tuple[str, ...]
+    manifest: dict
+
+
+@dataclass(frozen=True)
+class TimestepAccuracy:
+    timesteps: int
+    accuracy: float
+    correct: int
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    samples: int
+    results: tuple[TimestepAccuracy, ...]
+    ann_accuracy: float | None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {"samples": self.samples, "ann_accuracy": self.ann_accuracy,
+                "results": [{"timesteps": r.timesteps, "accuracy": r.accuracy, "correct": r.correct} for r in self.results]}
+
+
+@contextmanager
+def _progress(description: str, total: int | None):
+    """A rich progress bar on a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _tracked(batches: Iterable[np.ndarray], advance) -> Iterable[np.ndarray]:
+    for batch in batches:
+        yield batch
+        advance(len(batch))
+
+
+def _versions() -> dict:
+    names = ("snnc", "jax", "jaxlib", "lava-nc", "numpy", "keras")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def layer_rows(net: SpikingNet, target) -> tuple[LayerRow, ...]:
+    rows = []
+    for pop in net.populations:
+        synapses = []
+        for q in net.incoming(pop.name):
+            bits = "8b" if q.weight.min() >= 0 or q.weight.max() <= 0 else "7b+sign"
+            what = f"{q.src}: {q.kind} {'x'.join(map(str, q.weight.shape[:3]))}" if q.kind == "conv" else \
+                f"{q.src}: dense {fan_in(q, net.population(q.src).size)}"
+            synapses.append(f"{what} {bits}")
+        weight_exp = max((q.weight_exp for q in net.incoming(pop.name)), default=0)
+        rows.append(LayerRow(pop.name, pop.layer, pop.role, pop.shape, pop.size, "; ".join(synapses) or "bias (input)",
+                             weight_exp, pop.vth, pop.bias_exp))
+    return tuple(rows)
+
+
+def compile(model: str | Path, target: str = "loihi2", calibration: str | Path | None = None,
+            output: str | Path | None = None, maxpool: str = "refuse", percentile: float = 99.9,
+            max_rate: float = 0.25, timesteps_hint: int = 64) -> CompileResult:
+    """Compile a Keras .h5/.keras model into a .snn artifact for `target`."""
+    model = Path(model)
+    hardware = get_target(target)
+    if maxpool not in ("refuse", "avg"):
+        raise SnncError(f"--maxpool must be 'refuse' or 'avg', not {maxpool!r}")
+    if not 0 < percentile <= 100:
+        raise SnncError(f"percentile must be in (0, 100], not {percentile}")
+    if not 0 < max_rate <= 1:
+        raise SnncError(f"max rate must be in (0, 1], not {max_rate}")
+    output = Path(output) if output is not None else model.with_suffix(".snn")
+    if not output.parent.exists():
+        raise SnncError(f"{output.parent}: no such directory for the output")
+    graph = load_model_graph(model)
+    cal, cal_manifest = None, None
+    if calibration is not None:
+        calibration = Path(calibration)
+        samples = array_info(calibration).shape[0]
+
+        def batches():
+            with _progress("calibrating", samples) as advance:
+                yield from _tracked(iter_x(calibration, graph.input.op.shape, BATCH), advance)
+
+        cal = Calibration(batches, percentile)
+        cal_manifest = {"file": calibration.name, "sha256": file_sha256(calibration), "samples": samples,
+                        "percentile": percentile}
+    coding = RateCoding(max_rate=max_rate)
+    compiled = compile_graph(graph, hardware, cal, coding, maxpool, timesteps_hint)
+    manifest = {
+        "versions": _versions(),
+        "source_model": {"file": model.name, "sha256": file_sha256(model)},
+        "calibration": cal_manifest,
+        "target": hardware.name,
+        "options": {"maxpool": maxpool, "percentile": percentile, "max_rate": max_rate, "v_init": coding.v_init,
+                    "timesteps_hint": timesteps_hint},
+        "scales": compiled.scales,
+        "thresholds": {p.name: p.vth for p in compiled.spiking.populations},
+        "notes": list(compiled.notes),
+    }
+    save_artifact(output, Artifact(manifest, compiled.spiking, compiled.float_net))
+    return CompileResult(output, compiled.spiking, layer_rows(compiled.spiking, hardware), compiled.notes, manifest)
+
+
+def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = (8, 16, 32, 64),
+             limit: int | None = None) -> EvaluateResult:
+    """Accuracy of the integer network (JAX reference simulator) at each T, and of the ANN."""
+    if not timesteps or any(int(t) < 1 for t in timesteps):
+        raise SnncError(f"timesteps must be positive integers, got {list(timesteps)}")
+    timesteps = tuple(sorted({int(t) for t in timesteps}))
+    art = load_artifact(Path(artifact))
+    hardware = get_target(art.manifest["target"])
+    net, data = art.spiking, Path(data)
+    labels = load_labels(data, limit)
+    correct = {t: 0 for t in timesteps}
+    ann_correct = 0
+    forward = jax.jit(lambda x: art.float_net.forward(x)["output"])
+    seen = 0
+    with _progress("evaluating", len(labels)) as advance:
+        for batch in _tracked(iter_x(data, net.input.shape, BATCH, len(labels)), advance):
+            y = labels[seen: seen + len(batch)]
+            seen += len(batch)
+            out = readout(net, hardware, net.encode(batch), timesteps)
+            for t in timesteps:
+                correct[t] += int((out[t].reshape(len(batch), -1).argmax(1) == y).sum())
+            ann_correct += int((np.asarray(forward(batch)).reshape(len(batch), -1).argmax(1) == y).sum())
+    if seen == 0:
+        raise SnncError(f"{data}: no samples")
+    results = tuple(TimestepAccuracy(t, correct[t] / seen, correct[t]) for t in timesteps)
+    return EvaluateResult(seen, results, ann_correct / seen)
+
+
+def inspect(artifact: str | Path) -> dict:
+    """The manifest and the integer IR of an artifact, as plain data."""
+    art = load_artifact(Path(artifact))
+    hardware = get_target(art.manifest["target"])
+    return {"manifest": art.manifest, "layers": [row.__dict__ for row in layer_rows(art.spiking, hardware)],
+            "projections": [{"src": q.src, "dst": q.dst, "kind": q.kind, "weight_shape": list(q.weight.shape),
+                             "weight_exp": q.weight_exp, "weight_min": int(q.weight.min()), "weight_max": int(q.weight.max()),
+                             **({"strides": list(q.conv.strides), "pads": [list(p) for p in q.conv.pads], "groups": q.conv.groups}
+                                if q.conv else {})} for q in art.spiking.projections],
+            "encoding": {"gain": art.spiking.encoding.gain, "max_mant": art.spiking.encoding.max_mant}}

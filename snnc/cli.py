@@ -1,0 +1,148 @@
+"""`snnc` command line: thin wrappers over snnc.api. Exit 0 ok, 1 a check failed, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from snnc.errors import SnncError  # noqa: E402
+from snnc.targets import known_targets  # noqa: E402
+
+out = Console()
+
+
+def _timesteps(value: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
+    if not steps or min(steps) < 1:
+        raise click.BadParameter("timesteps must be positive integers")
+    return steps
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="snnc")
+def cli():
+    """snnc: compile Keras models into integer spiking networks for Loihi."""
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", default="loihi2", show_default=True, help=f"one of: {', '.join(known_targets())}")
+@click.option("--calibration", type=click.Path(dir_okay=False), help="calibration data (.npz with x) for threshold balancing")
+@click.option("--maxpool", type=click.Choice(["refuse", "avg"]), default="refuse", show_default=True,
+              help="MaxPooling2D: refuse it, or replace it by average pooling")
+@click.option("--percentile", default=99.9, show_default=True, help="activation percentile that sets each layer's scale")
+@click.option("--max-rate", default=0.25, show_default=True, help="spikes per step that a layer's scale maps to")
+@click.option("--timesteps-hint", default=64, show_default=True, help="T the thresholds are calibrated for")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="output artifact (default: MODEL with .snn)")
+def compile_command(model, target, calibration, maxpool, percentile, max_rate, timesteps_hint, output):
+    """Compile MODEL (.h5 / .keras) into a .snn artifact."""
+    from snnc import api
+
+    result = api.compile(model, target=target, calibration=calibration, output=output, maxpool=maxpool,
+                         percentile=percentile, max_rate=max_rate, timesteps_hint=timesteps_hint)
+    table = Table(title=f"{model} -> {result.output} ({target})")
+    for column in ("population", "layer", "shape", "neurons", "synapses (weight bits)", "w exp", "vth", "bias exp"):
+        table.add_column(column)
+    for r in result.layers:
+        table.add_row(r.population, r.layer, "x".join(map(str, r.shape)), str(r.neurons), r.synapses,
+                      str(r.weight_exp), str(r.vth), str(r.bias_exp))
+    out.print(table)
+    for note in result.notes:
+        out.print(f"- {note}", highlight=False)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x and y")
+@click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
+@click.option("--samples", type=int, help="evaluate only the first N samples")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def evaluate(artifact, data, timesteps, samples, as_json):
+    """Accuracy of the integer SNN (JAX reference simulator) per T, beside the ANN."""
+    from snnc import api
+
+    result = api.evaluate(artifact, data, _timesteps(timesteps), limit=samples)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    table = Table(title=f"{artifact} on {data} ({result.samples} samples)")
+    table.add_column("timesteps", justify="right")
+    table.add_column("SNN accuracy", justify="right")
+    table.add_column("vs ANN", justify="right")
+    for r in result.results:
+        table.add_row(str(r.timesteps), f"{r.accuracy:.4f}", f"{100 * (r.accuracy - result.ann_accuracy):+.2f} pts")
+    table.add_row("ANN", f"{result.ann_accuracy:.4f}", "")
+    out.print(table)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def inspect(artifact, as_json):
+    """Show an artifact's manifest and integer IR."""
+    from snnc import api
+
+    info = api.inspect(artifact)
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    m = info["manifest"]
+    out.print(f"[bold]{artifact}[/bold]  format {m['format']}, target {m['target']}")
+    out.print(f"source {m['source_model']['file']} sha256 {m['source_model']['sha256'][:16]}...", highlight=False)
+    if m.get("calibration"):
+        c = m["calibration"]
+        out.print(f"calibration {c['file']} ({c['samples']} samples) sha256 {c['sha256'][:16]}...", highlight=False)
+    out.print("versions " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), highlight=False)
+    out.print("options " + ", ".join(f"{k}={v}" for k, v in m["options"].items()), highlight=False)
+    table = Table(title="populations (LIF: du=4095 dv=0, hard reset; spike when v > vth<<6)")
+    for column in ("population", "layer", "role", "shape", "neurons", "vth", "bias exp", "scale"):
+        table.add_column(column)
+    for row in info["layers"]:
+        table.add_row(row["population"], row["layer"], row["role"], "x".join(map(str, row["shape"])), str(row["neurons"]),
+                      str(row["vth"]), str(row["bias_exp"]), f"{m['scales'][row['population']]:.4g}")
+    out.print(table)
+    table = Table(title="projections (one-step delay each; weights signed 8-bit)")
+    for column in ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"):
+        table.add_column(column)
+    for q in info["projections"]:
+        geometry = f"stride {q['strides']} pads {q['pads']} groups {q['groups']}" if q["kind"] == "conv" else ""
+        table.add_row(q["src"], q["dst"], q["kind"], "x".join(map(str, q["weight_shape"])),
+                      f"[{q['weight_min']}, {q['weight_max']}]", str(q["weight_exp"]), geometry)
+    out.print(table)
+    for note in m["notes"]:
+        out.print(f"- {note}", highlight=False)
+
+
+def main(argv=None) -> int:
+    try:
+        cli.main(args=argv, prog_name="snnc", standalone_mode=False)
+    except SnncError as exc:
+        click.echo(f"snnc: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("snnc: aborted", err=True)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
