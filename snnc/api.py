@@ -115,7 +115,7 @@ def layer_rows(net: SpikingNet, target) -> tuple[LayerRow, ...]:
 
 def compile(model: str | Path, target: str = "loihi2", calibration: str | Path | None = None,
             output: str | Path | None = None, maxpool: str = "refuse", percentile: float = 99.9,
-            max_rate: float = 0.25, timesteps_hint: int = 64) -> CompileResult:
+            max_rate: float = 0.35, timesteps_hint: int = 64) -> CompileResult:
     """Compile a Keras .h5/.keras model into a .snn artifact for `target`."""
     model = Path(model)
     hardware = get_target(target)

@@ -29,7 +29,7 @@ from snnc.targets import Target
 
 @dataclass(frozen=True)
 class RateCoding:
-    max_rate: float = 0.25  # rho: the rate (spikes per step) an activation of lambda maps to
+    max_rate: float = 0.35  # rho: the rate (spikes per step) an activation of lambda maps to
     v_init: float = 0.5  # initial membrane potential as a fraction of the threshold
 
 

@@ -1,0 +1,25 @@
+"""Shared test data: sklearn's bundled digits, split as the tf.keras fixtures were trained."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+FIXTURES = Path(__file__).parent / "fixtures" / "tf2"
+
+
+@lru_cache(maxsize=1)
+def digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+    return train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+
+
+def write_digits(tmp: Path) -> tuple[Path, Path]:
+    x_train, x_test, _, y_test = digits()
+    np.savez(tmp / "cal.npz", x=x_train)
+    np.savez(tmp / "test.npz", x=x_test, y=y_test)
+    return tmp / "cal.npz", tmp / "test.npz"
