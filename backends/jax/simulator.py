@@ -35,6 +35,7 @@ def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
     pops = net.populations
     shapes = {p.name: p.shape for p in pops}
     incoming = {p.name: net.incoming(p.name) for p in pops}
+    index = {p.name: i for i, p in enumerate(pops)}
     weights = {id(q): jnp.asarray(q.weight, jnp.float32) for q in net.projections}
     biases = [_bias(input_bias, pops[0].bias_exp)] + [
         _bias(jnp.asarray(p.bias_mant, jnp.int32), p.bias_exp) for p in pops[1:]]
@@ -46,7 +47,7 @@ def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
             batch = input_bias.shape[0]
             a_in = jnp.zeros((batch, *pop.shape), jnp.int32)
             for q in incoming[pop.name]:
-                src = [p.name for p in pops].index(q.src)
+                src = index[q.src]
                 total = q.replace(weight=weights[id(q)]).apply(s[src].astype(jnp.float32), shapes[q.src], pop.shape)
                 total = total.astype(jnp.int32)
                 a_in = a_in + ((total << q.weight_exp) if q.weight_exp >= 0 else (total >> -q.weight_exp))
