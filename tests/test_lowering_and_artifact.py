@@ -73,7 +73,6 @@ def test_keras3_functional_files(tmp_path, suffix):
 
 
 def test_maxpool_replaced_only_when_asked_and_noted():
-    net = lowered(FIXTURES / "maxpool.h5", maxpool="avg")
     graph = load_model_graph(FIXTURES / "maxpool.h5")
     for graph_pass in graph_passes("avg"):
         graph, notes = graph_pass(graph)

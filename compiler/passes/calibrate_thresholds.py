@@ -10,6 +10,8 @@ layer). Weights and biases are unchanged, so all limits proven by quantize still
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from snnc.backends.jax.simulator import spike_counts
@@ -56,8 +58,6 @@ def calibrate_thresholds(net: SpikingNet, float_net: FloatNet, target: Target, c
 
 
 def _with_vth(pop, vth: int):
-    from dataclasses import replace
-
     return replace(pop, vth=vth, v_init=int(round(pop.v_init * vth / pop.vth)))
 
 
