@@ -7,7 +7,6 @@ update. Everything else is int32 (see lif.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -16,15 +15,8 @@ import numpy as np
 
 from snnc.backends.jax.lif import lif_step
 from snnc.compiler.ir.spiking import SpikingNet
+from snnc.runtime.trace import Trace
 from snnc.targets import Target
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Per population, per timestep (T, B, *shape): u, v (int32) and spikes (bool)."""
-    u: dict[str, np.ndarray]
-    v: dict[str, np.ndarray]
-    s: dict[str, np.ndarray]
 
 
 def _bias(mant, exp: int):

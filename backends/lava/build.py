@@ -1,0 +1,92 @@
+"""LavaGraph specs -> connected stock Lava processes (LIF, Dense, Sparse, Conv).
+
+Lava passes unknown keywords into proc_params and never complains, so every process is built
+through checked(): each keyword must be a named parameter of the process or a proc_params key
+its fixed_pt model reads.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from lava.proc.conv.models import PyConvModelFixed
+from lava.proc.conv.process import Conv
+from lava.proc.dense.models import PyDenseModelBitAcc
+from lava.proc.dense.process import Dense
+from lava.proc.lif.models import PyLifModelBitAcc
+from lava.proc.lif.process import LIF
+from lava.proc.sparse.models import PySparseModelBitAcc
+from lava.proc.sparse.process import Sparse
+
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, MatrixSpec, lava_shape
+
+MODELS = {LIF: PyLifModelBitAcc, Dense: PyDenseModelBitAcc, Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
+
+
+def keywords_lava_reads(process_cls) -> set[str]:
+    named = set(inspect.signature(process_cls.__init__).parameters) - {"self", "kwargs"}
+    model_source = "".join(inspect.getsource(c) for c in MODELS[process_cls].__mro__ if c.__module__.startswith("lava.proc"))
+    read = set(re.findall(r"proc_params(?:\.get\(|\[)\s*[\"'](\w+)[\"']", model_source))
+    return named | read
+
+
+def checked(process_cls, keywords: dict):
+    ignored = sorted(set(keywords) - keywords_lava_reads(process_cls))
+    if ignored:
+        raise TypeError(f"Lava's {process_cls.__name__} would silently ignore {', '.join(ignored)}")
+    return process_cls(**keywords)
+
+
+def flat_view(port, ir_shape: tuple[int, ...]):
+    """A population's port seen as the C-order flattening of its IR shape."""
+    if len(ir_shape) == 3:
+        return port.transpose([1, 0, 2]).flatten()
+    return port.flatten() if len(ir_shape) > 1 else port
+
+
+def shaped_view(port, ir_shape: tuple[int, ...]):
+    """A flat port seen in a population's Lava layout."""
+    if len(ir_shape) == 3:
+        return port.reshape(ir_shape).transpose([1, 0, 2])
+    return port.reshape(ir_shape) if len(ir_shape) > 1 else port
+
+
+@dataclass
+class Built:
+    lifs: dict  # population name -> LIF
+    synapses: list  # Dense / Sparse / Conv processes, in graph.connections order
+
+
+def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
+    first = graph.populations[0]
+    lifs = {p.name: checked(LIF, p.keywords(input_bias_mant if p is first else None)) for p in graph.populations}
+    synapses = []
+    for c in graph.connections:
+        src, dst = lifs[c.src], lifs[c.dst]
+        if isinstance(c, ConvSpec):
+            proc = checked(Conv, c.keywords())
+            src.s_out.connect(proc.s_in)
+            proc.a_out.connect(dst.a_in)
+        else:
+            proc = checked(Dense if c.kind == "dense" else Sparse, c.keywords())
+            flat_view(src.s_out, c.src_shape).connect(proc.s_in)
+            shaped_view(proc.a_out, c.dst_shape).connect(dst.a_in)
+        synapses.append(proc)
+    return Built(lifs, synapses)
+
+
+def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
+    """Back to the state at t = 0, with the next sample's input biases (Vars set between runs)."""
+    for spec in graph.populations:
+        lif = built.lifs[spec.name]
+        shape = lava_shape(spec.ir_shape)
+        lif.u.set(np.zeros(shape, np.int32))
+        lif.v.set(np.full(shape, spec.v_init, np.int32))
+    first = graph.populations[0]
+    built.lifs[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
+    for proc in built.synapses:
+        buffer = proc.a_buf if isinstance(proc, Conv) else proc.a_buff
+        buffer.set(np.zeros(buffer.shape, np.int32))

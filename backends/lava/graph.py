@@ -1,0 +1,60 @@
+"""A SpikingNet -> the Lava process graph that runs it (as specs; build.py makes the processes).
+
+Only parameters on which Lava's fixed_pt CPU models and the chip agree are emitted:
+  - Dense and Sparse keep weight_exp (both apply it); their weights are already on the signed
+    8-bit grid that Lava's sign-mode clip/truncate leaves unchanged (quantize.to_weight_grid);
+  - Conv ignores weight_exp and pads symmetrically in Lava, so a convolution becomes a Lava Conv
+    only with weight_exp 0, equal padding on both sides and the same output shape; any other
+    becomes a Sparse process holding the convolution's synapses explicitly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec
+from snnc.compiler.ir.spiking import Projection, SpikingNet
+
+
+def lava_graph(net: SpikingNet) -> LavaGraph:
+    shapes = {p.name: p.shape for p in net.populations}
+    populations = tuple(LifSpec(p.name, p.shape, p.vth, np.asarray(p.bias_mant, np.int32), p.bias_exp, p.v_init, p.du, p.dv)
+                        for p in net.populations)
+    connections = tuple(_connection(q, shapes[q.src], shapes[q.dst]) for q in net.projections)
+    return LavaGraph(populations, connections)
+
+
+def _connection(q: Projection, src_shape, dst_shape):
+    if q.conv is None:
+        return MatrixSpec("dense", q.src, q.dst, src_shape, dst_shape, np.asarray(q.weight, np.int32), q.weight_exp)
+    if q.weight_exp == 0 and _lava_conv_fits(q, src_shape, dst_shape):
+        (pt, _), (pl, _) = q.conv.pads
+        weight = np.ascontiguousarray(np.asarray(q.weight, np.int32)[::-1, ::-1].transpose(3, 1, 0, 2))
+        return ConvSpec(q.src, q.dst, src_shape, dst_shape, weight, (pl, pt), q.conv.strides[::-1], q.conv.groups)
+    return MatrixSpec("sparse", q.src, q.dst, src_shape, dst_shape, conv_matrix(q, src_shape, dst_shape), q.weight_exp)
+
+
+def _lava_conv_fits(q: Projection, src_shape, dst_shape) -> bool:
+    (pt, pb), (pl, pr) = q.conv.pads
+    kh, kw = q.weight.shape[:2]
+    sh, sw = q.conv.strides
+    out = ((src_shape[0] + 2 * pt - kh) // sh + 1, (src_shape[1] + 2 * pl - kw) // sw + 1)
+    return pt == pb and pl == pr and out == tuple(dst_shape[:2])
+
+
+def conv_matrix(q: Projection, src_shape, dst_shape) -> sparse.csr_matrix:
+    """The synapses of a convolution projection as a (n_dst, n_src) matrix over C-order flattening."""
+    H, W, C = src_shape
+    OH, OW, O = dst_shape
+    kh, kw, cin_g, _ = q.weight.shape
+    (pt, _), (pl, _) = q.conv.pads
+    sh, sw = q.conv.strides
+    oh, ow, o, i, j, c = np.meshgrid(*(np.arange(n) for n in (OH, OW, O, kh, kw, cin_g)), indexing="ij")
+    h, w = oh * sh + i - pt, ow * sw + j - pl
+    channel = (o // (O // q.conv.groups)) * cin_g + c
+    values = np.asarray(q.weight, np.int32)[i, j, c, o]
+    keep = (h >= 0) & (h < H) & (w >= 0) & (w < W) & (values != 0)
+    rows = ((oh * OW + ow) * O + o)[keep]
+    cols = ((h * W + w) * C + channel)[keep]
+    return sparse.csr_matrix((values[keep], (rows, cols)), shape=(OH * OW * O, H * W * C), dtype=np.int32)
