@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -12,7 +13,8 @@ from typing import Iterable, Sequence
 import jax
 import numpy as np
 
-from snnc.backends.jax.simulator import readout
+from snnc.backends.jax.simulator import readout, trace
+from snnc.backends.lava.runner import lava_trace
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration
 from snnc.compiler.passes.check_limits import fan_in
@@ -21,7 +23,9 @@ from snnc.compiler.frontend.keras import load_model_graph
 from snnc.compiler.pipeline import compile_graph
 from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact, load_artifact, save_artifact
+from snnc.runtime.compare import Comparison, compare
 from snnc.runtime.data import array_info, file_sha256, iter_x, load_labels
+from snnc.runtime.trace import save_trace
 from snnc.targets import get_target
 
 BATCH = 256
@@ -66,6 +70,24 @@ class EvaluateResult:
     def to_json(self) -> dict:
         return {"samples": self.samples, "ann_accuracy": self.ann_accuracy,
                 "results": [{"timesteps": r.timesteps, "accuracy": r.accuracy, "correct": r.correct} for r in self.results]}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    comparison: Comparison
+    samples: int
+    timesteps: int
+    backend: str
+    artifact_sha256: str
+    seconds: dict[str, float]  # "jax", "lava": wall time of each side
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.comparison.bit_exact
+
+    def to_json(self) -> dict:
+        return {**self.comparison.to_json(), "samples": self.samples, "timesteps": self.timesteps,
+                "backend": self.backend, "artifact_sha256": self.artifact_sha256, "seconds": self.seconds}
 
 
 @contextmanager
@@ -184,6 +206,37 @@ def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = 
         raise SnncError(f"{data}: no samples")
     results = tuple(TimestepAccuracy(t, correct[t] / seen, correct[t]) for t in timesteps)
     return EvaluateResult(seen, results, ann_correct / seen)
+
+
+def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: int = 24,
+           backend: str = "lava-cpu", trace_dir: str | Path | None = None, timeout: float = 600.0) -> VerifyResult:
+    """Run the first `samples` inputs of `data` for `timesteps` steps through the JAX reference and
+    through Lava (lava-cpu: Loihi2SimCfg fixed_pt; loihi2-hw: the chip) and compare every u, v and
+    spike of every population at every step exactly (docs/verify.md)."""
+    if samples < 1 or timesteps < 1:
+        raise SnncError(f"--samples and --timesteps must be positive, got {samples} and {timesteps}")
+    artifact = Path(artifact)
+    art = load_artifact(artifact)
+    net = art.spiking
+    x = next(iter_x(Path(data), net.input.shape, samples, samples), None)
+    if x is None:
+        raise SnncError(f"{data}: no samples")
+    bias = net.encode(x)
+    start = time.perf_counter()
+    other = lava_trace(net, bias, timesteps, backend, timeout)
+    lava_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = trace(net, get_target(art.manifest["target"]), bias, timesteps)
+    jax_seconds = time.perf_counter() - start
+    sha = file_sha256(artifact)
+    if trace_dir is not None:
+        trace_dir = Path(trace_dir)
+        trace_dir.mkdir(parents=True, exist_ok=True)
+        save_trace(trace_dir / "jax.npz", reference, artifact_sha256=sha)
+        save_trace(trace_dir / f"{backend}.npz", other, artifact_sha256=sha)
+    comparison = compare(reference, other, voltage_on_spike=backend != "loihi2-hw")
+    return VerifyResult(comparison, len(x), timesteps, backend, sha,
+                        {"jax": round(jax_seconds, 3), "lava": round(lava_seconds, 3)})
 
 
 def inspect(artifact: str | Path) -> dict:

@@ -124,9 +124,37 @@ def inspect(artifact, as_json):
         out.print(f"- {note}", highlight=False)
 
 
+@cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x")
+@click.option("--samples", default=2, show_default=True, help="the first N samples of DATA")
+@click.option("--timesteps", default=24, show_default=True, help="steps per sample")
+@click.option("--backend", type=click.Choice(["lava-cpu", "loihi2-hw"]), default="lava-cpu", show_default=True,
+              help="Lava's fixed_pt CPU models, or Loihi 2 through Lava's Loihi extension")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--trace", "trace_dir", type=click.Path(file_okay=False), help="save both traces (.npz) here")
+@click.option("--timeout", default=600.0, show_default=True, help="seconds before a Lava run is stopped")
+def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, timeout):
+    """Check the Lava processes against the JAX reference, bit for bit (exit 1 on a divergence)."""
+    from snnc import api
+
+    result = api.verify(artifact, data, samples, timesteps, backend, trace_dir, timeout)
+    c = result.comparison
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    elif result.bit_exact:
+        out.print(f"bit-exact: {c.total_compared} values (u, v, spikes of {len(c.compared)} populations, "
+                  f"{result.samples} samples x {result.timesteps} steps) equal in jax and {backend} "
+                  f"(jax {result.seconds['jax']:.2f} s, {backend} {result.seconds['lava']:.2f} s)", highlight=False)
+    else:
+        out.print(f"DIVERGED: first at {c.first.describe(backend)}; {c.total_differing} of {c.total_compared} "
+                  "values differ", highlight=False)
+    return 0 if result.bit_exact else 1
+
+
 def main(argv=None) -> int:
     try:
-        cli.main(args=argv, prog_name="snnc", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="snnc", standalone_mode=False)
     except SnncError as exc:
         click.echo(f"snnc: error: {exc}", err=True)
         return 2
@@ -136,7 +164,7 @@ def main(argv=None) -> int:
     except click.ClickException as exc:
         exc.show()
         return 2
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 def run() -> None:

@@ -1,0 +1,83 @@
+"""Exact comparison of two traces: the verify contract (docs/verify.md).
+
+Every population, every step, every sample: u, v and spikes compared as integers. The first
+divergence is the earliest step, then the earliest population in network order, then u before v
+before s, then the lowest sample and neuron index. The one hardware difference is applied as an
+explicit rule, never as a tolerance: Loihi reports a placeholder voltage on the step a neuron
+spikes, so with voltage_on_spike=False v is not compared where either side spiked (spikes are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.runtime.trace import VARIABLES, Trace
+
+
+@dataclass(frozen=True)
+class Divergence:
+    population: str
+    variable: str  # "u" | "v" | "s"
+    timestep: int  # 1-based
+    sample: int
+    neuron: tuple[int, ...]  # index in the population's shape
+    reference: int  # the JAX reference's value
+    other: int  # Lava's value
+
+    def describe(self, other_name: str = "lava") -> str:
+        return (f"population {self.population}, {self.variable} at step {self.timestep}, sample {self.sample}, "
+                f"neuron {list(self.neuron)}: jax {self.reference}, {other_name} {self.other}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    compared: dict[str, dict[str, int]]  # population -> variable -> values compared
+    differing: dict[str, dict[str, int]]
+    first: Divergence | None
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.first is None
+
+    @property
+    def total_compared(self) -> int:
+        return sum(sum(d.values()) for d in self.compared.values())
+
+    @property
+    def total_differing(self) -> int:
+        return sum(sum(d.values()) for d in self.differing.values())
+
+    def to_json(self) -> dict:
+        first = None if self.first is None else {
+            "population": self.first.population, "variable": self.first.variable, "timestep": self.first.timestep,
+            "sample": self.first.sample, "neuron": list(self.first.neuron),
+            "reference": self.first.reference, "other": self.first.other}
+        return {"bit_exact": self.bit_exact, "compared": self.total_compared, "differing": self.total_differing,
+                "first_divergence": first,
+                "populations": {p: {"compared": self.compared[p], "differing": self.differing[p]} for p in self.compared}}
+
+
+def compare(reference: Trace, other: Trace, voltage_on_spike: bool = True) -> Comparison:
+    if reference.populations != other.populations:
+        raise ValueError(f"traces of different networks: {reference.populations} vs {other.populations}")
+    compared, differing, candidates = {}, {}, []
+    for rank, name in enumerate(reference.populations):
+        compared[name], differing[name] = {}, {}
+        for var_rank, k in enumerate(VARIABLES):
+            a, b = getattr(reference, k)[name], getattr(other, k)[name]
+            if a.shape != b.shape:
+                raise ValueError(f"{k} of {name}: shapes {a.shape} and {b.shape}")
+            mask = np.ones(a.shape, bool)
+            if k == "v" and not voltage_on_spike:
+                mask = ~(reference.s[name] | other.s[name])
+            diff = (a != b) & mask
+            compared[name][k], differing[name][k] = int(mask.sum()), int(diff.sum())
+            if diff.any():
+                t = int(np.argmax(diff.reshape(len(diff), -1).any(axis=1)))
+                index = np.unravel_index(int(np.argmax(diff[t])), diff.shape[1:])
+                candidates.append(((t, rank, var_rank), Divergence(
+                    name, k, t + 1, int(index[0]), tuple(int(i) for i in index[1:]), int(a[t][index]), int(b[t][index]))))
+    first = min(candidates, key=lambda c: c[0])[1] if candidates else None
+    return Comparison(compared, differing, first)
