@@ -3,16 +3,19 @@
 JOB_DIR/job.pkl holds {"graph": LavaGraph, "input_bias": (B, *input shape) int32, "steps": T,
 "backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes, u and v for all B * T steps are
 written to JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by TraceProbes; then JOB_DIR/done is created.
-A failure writes the real error (the child process's traceback, not Lava's "1 Exception(s)
-occurred") to JOB_DIR/error.txt and exits 3 without stop(), which would hang after an error;
-the parent kills the process group.
+A failure writes the real error (the failing Lava process's traceback, not Lava's "1 Exception(s)
+occurred", and also when Lava would wait forever on the survivors) to JOB_DIR/error.txt, kills
+Lava's worker processes (stop() hangs after an error) and exits 3. SIGTERM (the parent's timeout)
+does the same. Exiting this way lets multiprocessing's resource tracker free Lava's shared memory.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -45,18 +48,41 @@ def main(job: Path) -> int:
         probe.v_ref.connect_var(lif.v)
     root = built.lifs[graph.populations[0].name]
     run_cfg = _run_config(spec["backend"])
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for b in range(len(bias)):
             if b:
                 reset(built, graph, bias[b])
-            root.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent with the child's own traceback
+            _watched_run(root, RunSteps(num_steps=steps), run_cfg)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent with the failing process's traceback
         (job / "error.txt").write_text(_lava_errors(root) or f"{type(exc).__name__}: {exc}")
+        _abandon(root)
         sys.stdout.flush()
         os._exit(3)
     root.stop()
     (job / "done").touch()
     return 0
+
+
+def _watched_run(root, condition, run_cfg) -> None:
+    """root.run(), while watching Lava's worker processes: an exception in one of them otherwise
+    leaves the others, and run(), waiting forever."""
+    failure = []
+
+    def run():
+        try:
+            root.run(condition=condition, run_cfg=run_cfg)
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.05)
+        if _lava_errors(root):
+            raise RuntimeError("a Lava process failed")
+    if failure:
+        raise failure[0]
 
 
 def _run_config(backend: str):
@@ -69,11 +95,33 @@ def _run_config(backend: str):
     return Loihi2SimCfg(select_tag="fixed_pt")
 
 
+def _on_sigterm(signum, frame):
+    raise TimeoutError("stopped by the parent's timeout")
+
+
+def _infrastructure(process):
+    """Lava's multiprocessing message infrastructure, once the runtime has started it."""
+    return getattr(getattr(process, "runtime", None), "_messaging_infrastructure", None)
+
+
+def _actors(process) -> list:
+    """Lava's worker processes."""
+    return list(getattr(_infrastructure(process), "actors", []))
+
+
+def _abandon(process) -> None:
+    """After a failure: kill the workers and shut the shared-memory manager down, which frees
+    Lava's shared memory segments (stop() would wait forever)."""
+    for actor in _actors(process):
+        actor.kill()
+    manager = getattr(_infrastructure(process), "smm", None)
+    if manager is not None:
+        manager.shutdown()
+
+
 def _lava_errors(process) -> str:
     """The tracebacks Lava's runtime collected from its process models (it only logs them)."""
-    runtime = getattr(process, "runtime", None)
-    actors = getattr(getattr(runtime, "_messaging_infrastructure", None), "actors", [])
-    found = [a.exception[1] for a in actors if getattr(a, "exception", None)]
+    found = [a.exception[1] for a in _actors(process) if getattr(a, "exception", None)]
     return "\n".join(str(t) for t in found)
 
 

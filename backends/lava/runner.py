@@ -2,7 +2,8 @@
 
 The child (child.py) builds the stock Lava processes and TraceProbes, runs each sample for
 `steps` steps (resetting Vars between samples, not rebuilding), and stops. A child that fails
-reports its own error; one that hangs is killed with its whole process group.
+reports its own error; one that outlives the timeout gets SIGTERM (it then stops Lava's workers),
+and whatever of its process group remains a few seconds later gets SIGKILL.
 """
 
 from __future__ import annotations
@@ -58,29 +59,33 @@ def lava_trace(net: SpikingNet, input_bias: np.ndarray, steps: int, backend: str
 
 
 def _run_child(job: Path, timeout: float) -> str:
-    child = subprocess.Popen([sys.executable, "-m", "snnc.backends.lava.child", str(job)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    """Run the child; its output goes to a file (Lava's workers inherit and may hold a pipe)."""
+    log = job / "output.txt"
+    with log.open("w") as sink:
+        child = subprocess.Popen([sys.executable, "-m", "snnc.backends.lava.child", str(job)],
+                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        output, _ = child.communicate(timeout=timeout)
+        child.wait(timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(child.pid)
-        child.communicate()
+        child.terminate()
         raise SnncError(f"the Lava run did not finish within {timeout:g} s and was stopped") from None
     finally:
-        _kill_group(child.pid)  # Lava's own worker processes, should any outlive the child
-    return output
+        _end_group(child)
+    return log.read_text()
 
 
-def _kill_group(pid: int) -> None:
+def _end_group(child: subprocess.Popen, grace: float = 5.0) -> None:
+    """Give the child `grace` seconds to end (after SIGTERM it stops Lava's workers and frees their
+    shared memory), then SIGKILL whatever is left of its process group."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no error message (the child process died)"
+    child.wait()
 
 
 def _read_trace(job: Path, net: SpikingNet, batch: int, steps: int) -> Trace:
@@ -91,3 +96,8 @@ def _read_trace(job: Path, net: SpikingNet, batch: int, steps: int) -> Trace:
             x = x.reshape(batch, steps, *x.shape[1:]).swapaxes(0, 1)
             parts[k][pop.name] = np.ascontiguousarray(from_lava(x, len(pop.shape)))
     return Trace(parts["u"], parts["v"], parts["s"])
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no error message (the child process died)"
