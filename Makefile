@@ -22,10 +22,10 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not loihi" tests
+	$(VENV)/bin/pytest -q -rs tests
 
 test-hw: $(STAMP)
-	$(VENV)/bin/pytest -q -m loihi tests
+	$(VENV)/bin/pytest -q -rs -m loihi tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulator_speed.py
