@@ -13,13 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import FIXTURES, write_digits  # noqa: E402
+from helpers import DIGITS_MODELS, FIXTURES, write_digits  # noqa: E402
 
 import snnc  # noqa: E402
 
-MODELS = {"lenet": "refuse", "resnet": "refuse", "mlp": "refuse", "depthwise": "refuse", "maxpool": "avg"}
 STEPS = (4, 8, 16, 32, 64, 128)
-
 
 def main() -> None:
     out = Path("out/accuracy")
@@ -27,7 +25,7 @@ def main() -> None:
     cal, test = write_digits(out)
     rows = ["| model | ANN | " + " | ".join(f"T={t}" for t in STEPS) + " |", "|---" * (len(STEPS) + 2) + "|"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, maxpool in MODELS.items():
+    for name, maxpool in DIGITS_MODELS.items():
         snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=out / f"{name}.snn", maxpool=maxpool)
         result = snnc.evaluate(out / f"{name}.snn", test, STEPS)
         acc = [100 * r.accuracy for r in result.results]
@@ -45,7 +43,6 @@ def main() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs"
     fig.savefig(docs / "accuracy.png", dpi=110)
     (docs / "accuracy.md").write_text("\n".join(rows) + "\n")
-
 
 if __name__ == "__main__":
     main()

@@ -4,27 +4,22 @@ within 1.5 points of the ANN at T=64, and `snnc verify` finds the Lava processes
 import pytest
 
 import snnc
-from helpers import FIXTURES, write_digits
+from helpers import DIGITS_MODELS, FIXTURES, write_digits
 from snnc.runtime.artifact import load_artifact
-
-MODELS = {"lenet": "refuse", "resnet": "refuse", "mlp": "refuse", "depthwise": "refuse", "maxpool": "avg"}
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return write_digits(tmp_path_factory.mktemp("digits"))
 
-
 @pytest.fixture(scope="module")
 def artifacts(data, tmp_path_factory):
     cal, _ = data
     out = tmp_path_factory.mktemp("artifacts")
-    for name, maxpool in MODELS.items():
+    for name, maxpool in DIGITS_MODELS.items():
         snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=out / f"{name}.snn", maxpool=maxpool)
     return out
 
-
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(DIGITS_MODELS))
 def test_snn_within_1_5_points_of_ann_at_64_steps(name, data, artifacts):
     _, test = data
     result = snnc.evaluate(artifacts / f"{name}.snn", test, timesteps=(16, 64))
@@ -32,15 +27,13 @@ def test_snn_within_1_5_points_of_ann_at_64_steps(name, data, artifacts):
     assert result.ann_accuracy > 0.9
     assert by_t[64] >= result.ann_accuracy - 0.015, (name, by_t, result.ann_accuracy)
 
-
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(DIGITS_MODELS))
 def test_lava_processes_bit_exact(name, data, artifacts):
     _, test = data
     result = snnc.verify(artifacts / f"{name}.snn", test, samples=2, timesteps=24)
     assert result.bit_exact, result.comparison.first
     neurons = sum(p.size for p in load_artifact(artifacts / f"{name}.snn").spiking.populations)
     assert result.comparison.total_compared == 3 * 2 * 24 * neurons  # u, v, s x samples x steps
-
 
 def test_evaluate_json_shape(data, tmp_path, capsys):
     from snnc.cli import main
