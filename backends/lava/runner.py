@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+import snnc
 from snnc.backends.lava.graph import lava_graph
 from snnc.backends.lava.specs import from_lava
 from snnc.compiler.ir.spiking import SpikingNet
@@ -61,8 +62,12 @@ def lava_trace(net: SpikingNet, input_bias: np.ndarray, steps: int, backend: str
 def _run_child(job: Path, timeout: float) -> str:
     """Run the child; its output goes to a file (Lava's workers inherit and may hold a pipe)."""
     log = job / "output.txt"
+    # the child imports this very snnc: from the job folder (a source checkout in the current
+    # folder would otherwise shadow it), with this snnc's location first on its path
+    here = os.path.dirname(os.path.dirname(os.path.abspath(snnc.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
     with log.open("w") as sink:
-        child = subprocess.Popen([sys.executable, "-m", "snnc.backends.lava.child", str(job)],
+        child = subprocess.Popen([sys.executable, "-m", "snnc.backends.lava.child", str(job)], cwd=job, env=env,
                                  stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         child.wait(timeout)
