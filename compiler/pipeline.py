@@ -13,6 +13,7 @@ from snnc.compiler.passes.drop_noops import drop_noops
 from snnc.compiler.passes.fold_batchnorm import fold_batchnorm
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.passes.quantize import RateCoding, quantize
+from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.targets import Target
 
@@ -29,8 +30,9 @@ def graph_passes(maxpool: str) -> tuple:
     return (drop_noops, fold_batchnorm, maxpool_to_avg if maxpool == "avg" else refuse_maxpool)
 
 
-def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None, coding: RateCoding,
-                  maxpool: str = "refuse", timesteps_hint: int = 64) -> CompiledNetwork:
+def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None,
+                  coding: RateCoding | SigmaDeltaCoding, maxpool: str = "refuse", timesteps_hint: int = 64) -> CompiledNetwork:
+    """Rate coding on LIF neurons (RateCoding) or graded sigma-delta neurons (SigmaDeltaCoding)."""
     notes: list[str] = []
     for graph_pass in graph_passes(maxpool):
         graph, new = graph_pass(graph, target)
@@ -39,9 +41,12 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     notes += new
     scales, new = balance_thresholds(float_net, target, calibration)
     notes += new
-    spiking, new = quantize(float_net, target, scales, coding)
+    if isinstance(coding, SigmaDeltaCoding):
+        spiking, new = quantize_sigma_delta(float_net, target, scales, coding)
+    else:
+        spiking, new = quantize(float_net, target, scales, coding)
     notes += new
-    if calibration is not None:
+    if calibration is not None and isinstance(coding, RateCoding):
         spiking, new = calibrate_thresholds(spiking, float_net, target, calibration, scales, coding, timesteps_hint)
         notes += new
     spiking, new = check_limits(spiking, target)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from snnc.compiler.ir.spiking import (
-    ConvGeometry, FloatNet, FloatPopulation, InputEncoding, LifPopulation, Projection, SpikingNet,
+    ConvGeometry, FloatNet, FloatPopulation, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikingNet,
 )
 from snnc.errors import SnncError
 
@@ -115,7 +115,8 @@ def load_artifact(path: Path) -> Artifact:
             s = json.loads(archive.read("spiking.json"))
             f = json.loads(archive.read("float.json"))
             spiking = SpikingNet(
-                tuple(_build(LifPopulation, p, archive, {}) for p in s["populations"]),
+                tuple(_build(SigmaDeltaPopulation if "state_exp" in p else LifPopulation, p, archive, {})
+                      for p in s["populations"]),
                 tuple(_projection(q, archive) for q in s["projections"]),
                 _build(InputEncoding, s["encoding"], archive, {}), _tuple(s["notes"]))
             float_net = FloatNet(

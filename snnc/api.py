@@ -15,10 +15,11 @@ import numpy as np
 
 from snnc.backends.jax.simulator import readout, trace
 from snnc.backends.lava.runner import lava_trace
-from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration
 from snnc.compiler.passes.check_limits import fan_in
 from snnc.compiler.passes.quantize import RateCoding
+from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding
 from snnc.compiler.frontend.keras import load_model_graph
 from snnc.compiler.pipeline import compile_graph
 from snnc.errors import SnncError
@@ -131,16 +132,19 @@ def layer_rows(net: SpikingNet, target) -> tuple[LayerRow, ...]:
             synapses.append(f"{what} {bits}")
         weight_exp = max((q.weight_exp for q in net.incoming(pop.name)), default=0)
         rows.append(LayerRow(pop.name, pop.layer, pop.role, pop.shape, pop.size, "; ".join(synapses) or "bias (input)",
-                             weight_exp, pop.vth, pop.bias_exp))
+                             weight_exp, pop.vth, pop.state_exp if isinstance(pop, SigmaDeltaPopulation) else pop.bias_exp))
     return tuple(rows)
 
 
 def compile(model: str | Path, target: str = "loihi2", calibration: str | Path | None = None,
             output: str | Path | None = None, maxpool: str = "refuse", percentile: float = 99.9,
-            max_rate: float = 0.35, timesteps_hint: int = 64) -> CompileResult:
-    """Compile a Keras .h5/.keras model into a .snn artifact for `target`."""
+            max_rate: float = 0.35, timesteps_hint: int = 64, neuron: str = "lif") -> CompileResult:
+    """Compile a Keras .h5/.keras model into a .snn artifact for `target`, with rate-coded LIF
+    neurons (neuron="lif") or graded sigma-delta neurons (neuron="sigma-delta", Loihi 2)."""
     model = Path(model)
     hardware = get_target(target)
+    if neuron not in ("lif", "sigma-delta"):
+        raise SnncError(f"--neuron must be 'lif' or 'sigma-delta', not {neuron!r}")
     if maxpool not in ("refuse", "avg"):
         raise SnncError(f"--maxpool must be 'refuse' or 'avg', not {maxpool!r}")
     if not 0 < percentile <= 100:
@@ -163,14 +167,14 @@ def compile(model: str | Path, target: str = "loihi2", calibration: str | Path |
         cal = Calibration(batches, percentile)
         cal_manifest = {"file": calibration.name, "sha256": file_sha256(calibration), "samples": samples,
                         "percentile": percentile}
-    coding = RateCoding(max_rate=max_rate)
+    coding = RateCoding(max_rate=max_rate) if neuron == "lif" else SigmaDeltaCoding()
     compiled = compile_graph(graph, hardware, cal, coding, maxpool, timesteps_hint)
     manifest = {
         "versions": _versions(),
         "source_model": {"file": model.name, "sha256": file_sha256(model)},
         "calibration": cal_manifest,
         "target": hardware.name,
-        "options": {"maxpool": maxpool, "percentile": percentile, "max_rate": max_rate, "v_init": coding.v_init,
+        "options": {"neuron": neuron, "maxpool": maxpool, "percentile": percentile, **coding.__dict__,
                     "timesteps_hint": timesteps_hint},
         "scales": compiled.scales,
         "thresholds": {p.name: p.vth for p in compiled.spiking.populations},

@@ -39,18 +39,20 @@ def cli():
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", default="loihi2", show_default=True, help=f"one of: {', '.join(known_targets())}")
 @click.option("--calibration", type=click.Path(dir_okay=False), help="calibration data (.npz with x) for threshold balancing")
+@click.option("--neuron", type=click.Choice(["lif", "sigma-delta"]), default="lif", show_default=True,
+              help="rate-coded LIF neurons (Loihi 1 and 2) or graded sigma-delta neurons (Loihi 2)")
 @click.option("--maxpool", type=click.Choice(["refuse", "avg"]), default="refuse", show_default=True,
               help="MaxPooling2D: refuse it, or replace it by average pooling")
 @click.option("--percentile", default=99.9, show_default=True, help="activation percentile that sets each layer's scale")
 @click.option("--max-rate", default=0.35, show_default=True, help="spikes per step that a layer's scale maps to")
 @click.option("--timesteps-hint", default=64, show_default=True, help="T the thresholds are calibrated for")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="output artifact (default: MODEL with .snn)")
-def compile_command(model, target, calibration, maxpool, percentile, max_rate, timesteps_hint, output):
+def compile_command(model, target, calibration, neuron, maxpool, percentile, max_rate, timesteps_hint, output):
     """Compile MODEL (.h5 / .keras) into a .snn artifact."""
     from snnc import api
 
     result = api.compile(model, target=target, calibration=calibration, output=output, maxpool=maxpool,
-                         percentile=percentile, max_rate=max_rate, timesteps_hint=timesteps_hint)
+                         percentile=percentile, max_rate=max_rate, timesteps_hint=timesteps_hint, neuron=neuron)
     table = Table(title=f"{model} -> {result.output} ({target})")
     for column in ("population", "layer", "shape", "neurons", "synapses (weight bits)", "w exp", "vth", "bias exp"):
         table.add_column(column)

@@ -37,6 +37,10 @@ class Target:
     decay_bits: int = 12  # du, dv in [0, 4095]
     weight_exp_min: int = 0  # negative exponents round differently on chip and in Lava: not emitted
     weight_exp_max: int = 7
+    sigma_delta: bool = True  # sigma-delta neurons with graded spikes (Loihi 2 only)
+    graded_bits: int = 24  # sigma, act and graded spike payloads (Lava SigmaDelta precision 24)
+    sd_bias_bits: int = 16  # signed sigma-delta bias (Lava SigmaDelta bias precision 16)
+    state_exp_max: int = 7  # sigma-delta state exponent (3 bits)
     neurons_per_core: int = 8192
     synapse_bytes_per_core: int = 131072
     cores_per_chip: int = 128
@@ -76,6 +80,7 @@ LOIHI1 = Target(
     description="Intel Loihi (1st gen.; same LIF arithmetic, 1024 compartments per core)",
     neurons_per_core=1024,
     synapse_bytes_per_core=16384,
+    sigma_delta=False,
 )
 
 _TARGETS = {t.name: t for t in (LOIHI2, LOIHI1)}

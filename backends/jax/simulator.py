@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.lif import lif_step
-from snnc.compiler.ir.spiking import SpikingNet
+from snnc.backends.jax.lif import lif_step, sigma_delta_step
+from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
 from snnc.runtime.trace import Trace
 from snnc.targets import Target
 
@@ -24,37 +24,48 @@ def _bias(mant, exp: int):
 
 
 def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
+    """One step of every population. State per population: (u, v, r, s): for LIF u, v, unused r and
+    binary s; for sigma-delta sigma, act, residue and the graded payload s."""
     pops = net.populations
     shapes = {p.name: p.shape for p in pops}
     incoming = {p.name: net.incoming(p.name) for p in pops}
     index = {p.name: i for i, p in enumerate(pops)}
-    weights = {id(q): jnp.asarray(q.weight, jnp.float32) for q in net.projections}
-    biases = [_bias(input_bias, pops[0].bias_exp)] + [
-        _bias(jnp.asarray(p.bias_mant, jnp.int32), p.bias_exp) for p in pops[1:]]
+    graded = {p.name: isinstance(p, SigmaDeltaPopulation) for p in pops}
+    weights = {id(q): jnp.asarray(q.weight, jnp.int32 if graded[q.src] else jnp.float32) for q in net.projections}
+    biases = [input_bias] + [jnp.asarray(p.bias_mant, jnp.int32) for p in pops[1:]]
+
+    def a_in(pop, s):
+        total = jnp.zeros((input_bias.shape[0], *pop.shape), jnp.int32)
+        for q in incoming[pop.name]:
+            spikes = s[index[q.src]]
+            x = spikes if graded[q.src] else spikes.astype(jnp.float32)
+            y = q.replace(weight=weights[id(q)]).apply(x, shapes[q.src], pop.shape).astype(jnp.int32)
+            total = total + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+        return total
 
     def step(state):
-        u, v, s = state
-        new_u, new_v, new_s = [], [], []
+        u, v, r, s = state
+        out = []
         for i, pop in enumerate(pops):
-            batch = input_bias.shape[0]
-            a_in = jnp.zeros((batch, *pop.shape), jnp.int32)
-            for q in incoming[pop.name]:
-                src = index[q.src]
-                total = q.replace(weight=weights[id(q)]).apply(s[src].astype(jnp.float32), shapes[q.src], pop.shape)
-                total = total.astype(jnp.int32)
-                a_in = a_in + ((total << q.weight_exp) if q.weight_exp >= 0 else (total >> -q.weight_exp))
-            ui, vi, si = lif_step(u[i], v[i], a_in, biases[i], vths[i], pop.du, pop.dv, target)
-            new_u.append(ui), new_v.append(vi), new_s.append(si)
-        return tuple(new_u), tuple(new_v), tuple(new_s)
+            if graded[pop.name]:
+                out.append(sigma_delta_step(u[i], v[i], r[i], a_in(pop, s), biases[i], vths[i], pop.state_exp, pop.relu))
+            else:
+                ui, vi, si = lif_step(u[i], v[i], a_in(pop, s), _bias(biases[i], pop.bias_exp), vths[i], pop.du, pop.dv, target)
+                out.append((ui, vi, r[i], si))
+        return tuple(tuple(x[k] for x in out) for k in range(4))
 
     return step
 
 
 def _initial_state(net: SpikingNet, batch: int, v_inits):
-    zeros = tuple(jnp.zeros((batch, *p.shape), jnp.int32) for p in net.populations)
+    def zeros(p):
+        return jnp.zeros((batch, *p.shape), jnp.int32)
+
+    graded = [isinstance(p, SigmaDeltaPopulation) for p in net.populations]
     v = tuple(jnp.full((batch, *p.shape), v0, jnp.int32) for p, v0 in zip(net.populations, v_inits))
-    s = tuple(jnp.zeros((batch, *p.shape), bool) for p in net.populations)
-    return zeros, v, s
+    r = tuple(zeros(p) if g else jnp.zeros((), jnp.int32) for p, g in zip(net.populations, graded))
+    s = tuple(zeros(p) if g else jnp.zeros((batch, *p.shape), bool) for p, g in zip(net.populations, graded))
+    return tuple(zeros(p) for p in net.populations), v, r, s
 
 
 @partial(jax.jit, static_argnums=(0, 1, 3))
@@ -65,7 +76,7 @@ def _readout_scan(net, target, input_bias, steps, vths, v_inits):
     def body(carry, _):
         state, count = carry
         state = step(state)
-        count = count + state[2][-1].astype(jnp.int32)
+        count = count + (state[3][-1] != 0).astype(jnp.int32)
         return (state, count), (state[1][-1], count)
 
     init = (_initial_state(net, input_bias.shape[0], v_inits), jnp.zeros((input_bias.shape[0], *out.shape), jnp.int32))
@@ -74,9 +85,12 @@ def _readout_scan(net, target, input_bias, steps, vths, v_inits):
 
 
 def readout(net: SpikingNet, target: Target, input_bias: np.ndarray, timesteps: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Output readout spikes * (vth << 6) + v at each requested T, int64 (B, *output shape)."""
+    """Output readout at each requested T, int64 (B, *output shape): LIF spikes * (vth << 6) + v;
+    sigma-delta its act (sigma + bias)."""
     v_out, counts = _readout_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), max(timesteps), *_dynamic(net))
     v_out, counts = np.asarray(v_out, np.int64), np.asarray(counts, np.int64)
+    if isinstance(net.output, SigmaDeltaPopulation):  # the output's act: sigma + bias
+        return {t: v_out[t - 1] for t in timesteps}
     scale = net.output.vth << target.vth_shift
     return {t: counts[t - 1] * scale + v_out[t - 1] for t in timesteps}
 
@@ -94,15 +108,22 @@ def _trace_scan(net, target, input_bias, steps, vths, v_inits):
 
 
 def trace(net: SpikingNet, target: Target, input_bias: np.ndarray, steps: int) -> Trace:
-    """Every population's u, v and spikes at every step 1..steps."""
-    u, v, s = _trace_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), steps, *_dynamic(net))
+    """Every population's u, v and spikes at every step 1..steps (sigma-delta: sigma, act, payload)."""
+    u, v, _, s = _trace_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), steps, *_dynamic(net))
     names = [p.name for p in net.populations]
     return Trace(*({n: np.asarray(x) for n, x in zip(names, part)} for part in (u, v, s)))
 
 
 def _dynamic(net: SpikingNet):
     """Thresholds and initial potentials are traced arguments: changing them does not recompile."""
-    return (tuple(jnp.int32(p.vth) for p in net.populations), tuple(jnp.int32(p.v_init) for p in net.populations))
+    return (tuple(jnp.int32(p.vth) for p in net.populations),
+            tuple(jnp.int32(getattr(p, "v_init", 0)) for p in net.populations))
+
+
+def _static_parameters(pop) -> tuple:
+    if isinstance(pop, SigmaDeltaPopulation):
+        return ("sigma-delta", pop.state_exp, pop.role)
+    return ("lif", pop.bias_exp, pop.du, pop.dv)
 
 
 class _Static:
@@ -111,7 +132,7 @@ class _Static:
 
     def __init__(self, net: SpikingNet):
         self.net = net
-        self.key = (id(net.projections), tuple(p.bias_mant.tobytes() + bytes([p.bias_exp, p.du % 256, p.dv % 256])
+        self.key = (id(net.projections), tuple(p.bias_mant.tobytes() + repr(_static_parameters(p)).encode()
                                                for p in net.populations[1:]))
 
     def __hash__(self):
@@ -131,7 +152,7 @@ def _count_scan(net, target, input_bias, steps, start, vths, v_inits):
     def body(carry, t):
         state, counts = carry
         state = step(state)
-        counts = tuple(c + jnp.where(t >= start, s.sum(), 0) for c, s in zip(counts, state[2]))
+        counts = tuple(c + jnp.where(t >= start, (s != 0).sum(), 0) for c, s in zip(counts, state[3]))
         return (state, counts), None
 
     counts = tuple(jnp.zeros((), jnp.int32) for _ in net.populations)

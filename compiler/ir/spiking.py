@@ -53,8 +53,9 @@ class Projection:
         return "dense" if self.conv is None else "conv"
 
     def apply(self, x, src_shape: tuple[int, ...], dst_shape: tuple[int, ...]):
-        """The synaptic sum for a batch x (B, *src_shape), float32 (exact for the integer bound)."""
-        w = jnp.asarray(self.weight, jnp.float32)
+        """The synaptic sum for a batch x (B, *src_shape): int32 when x is int32 (graded spikes), else
+        float32 (exact for binary spikes under the integer bound check_limits proves)."""
+        w = jnp.asarray(self.weight, jnp.int32 if x.dtype == jnp.int32 else jnp.float32)
         if self.conv is None:
             flat = jnp.reshape(x, (x.shape[0], -1))
             y = jnp.matmul(flat, w.T, precision=HIGHEST)
@@ -123,6 +124,33 @@ class LifPopulation:
 
 
 @dataclass(frozen=True, eq=False)
+class SigmaDeltaPopulation:
+    """Loihi 2 sigma-delta neurons with graded spikes (lava.proc.sdn SigmaDelta, fixed_pt), int32:
+      sigma(t) = sigma(t-1) + a_in(t)               a_in = sum_q (W_q s_q(t-1)) << weight_exp_q
+      act(t) = relu(sigma(t) + (bias_mant << state_exp))     (no relu for the output population)
+      delta = act(t) - act(t-1) + residue(t-1)
+      sent = delta if |delta| >= (vth << state_exp) else 0;  residue(t) = delta - sent
+      s(t) = sent >> state_exp                      the graded payload (floor shift)
+    sigma, act, residue start at 0. Traces report sigma as u and act as v."""
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    vth: int  # delta threshold mantissa (in payload units)
+    bias_mant: np.ndarray  # int32, in payload units (the input population's is set by encode())
+    state_exp: int
+    scale: float
+    layer: str
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def relu(self) -> bool:
+        return self.role != "output"
+
+
+@dataclass(frozen=True, eq=False)
 class InputEncoding:
     """Input x (float) -> bias_mant = clip(round(x * gain), 0, max_mant) of the input neurons."""
     gain: float
@@ -131,7 +159,7 @@ class InputEncoding:
 
 @dataclass(frozen=True, eq=False)
 class SpikingNet:
-    populations: tuple[LifPopulation, ...]
+    populations: tuple[LifPopulation | SigmaDeltaPopulation, ...]
     projections: tuple[Projection, ...]
     encoding: InputEncoding
     notes: tuple[str, ...] = ()
@@ -149,6 +177,10 @@ class SpikingNet:
 
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
+
+    @property
+    def neuron(self) -> str:
+        return "sigma-delta" if isinstance(self.input, SigmaDeltaPopulation) else "lif"
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Input bias mantissas (int32) for a batch of float inputs."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
 from snnc.errors import SnncError
 from snnc.targets import Target
@@ -25,23 +25,20 @@ def fan_in(proj, src_size: int) -> int:
 
 def violations(net: SpikingNet, target: Target) -> list[str]:
     problems = []
-    low, high = target.bias_mant_range
     for pop in net.populations:
         incoming = net.incoming(pop.name)
         where = f"population {pop.name!r} (layer {pop.layer})"
-        if not 0 <= pop.vth <= target.vth_max:
-            problems.append(f"{where}: threshold {pop.vth} outside [0, {target.vth_max}]")
-        if pop.bias_mant.min(initial=0) < low or pop.bias_mant.max(initial=0) > high:
-            problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
-        if not 0 <= pop.bias_exp <= target.bias_exp_max:
-            problems.append(f"{where}: bias exponent {pop.bias_exp} outside [0, {target.bias_exp_max}]")
+        if isinstance(pop, SigmaDeltaPopulation):
+            problems += _sigma_delta_violations(pop, where, target)
+        else:
+            problems += _lif_violations(pop, where, target)
         for q in incoming:
             if not np.array_equal(to_weight_grid(q.weight, target), q.weight):
                 problems.append(f"{where}: weights from {q.src!r} are not on the signed {target.weight_bits}-bit grid")
             if not target.weight_exp_min <= q.weight_exp <= target.weight_exp_max:
                 problems.append(f"{where}: weight exponent {q.weight_exp} outside [{target.weight_exp_min}, {target.weight_exp_max}]")
         current = max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])
-        if current > target.max_input_current:
+        if not isinstance(pop, SigmaDeltaPopulation) and current > target.max_input_current:
             problems.append(f"{where}: input current can reach {current} > {target.max_input_current} (u would wrap)")
         synapses = sum(fan_in(q, net.population(q.src).size) for q in incoming)
         if synapses > target.max_fan_in:
@@ -49,10 +46,38 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
     return problems
 
 
+def _lif_violations(pop, where: str, target: Target) -> list[str]:
+    low, high = target.bias_mant_range
+    problems = []
+    if not 0 <= pop.vth <= target.vth_max:
+        problems.append(f"{where}: threshold {pop.vth} outside [0, {target.vth_max}]")
+    if pop.bias_mant.min(initial=0) < low or pop.bias_mant.max(initial=0) > high:
+        problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
+    if not 0 <= pop.bias_exp <= target.bias_exp_max:
+        problems.append(f"{where}: bias exponent {pop.bias_exp} outside [0, {target.bias_exp_max}]")
+    return problems
+
+
+def _sigma_delta_violations(pop, where: str, target: Target) -> list[str]:
+    problems = []
+    if not target.sigma_delta:
+        problems.append(f"{where}: {target.name} has no sigma-delta neurons")
+    if not 0 <= pop.state_exp <= target.state_exp_max:
+        problems.append(f"{where}: state exponent {pop.state_exp} outside [0, {target.state_exp_max}]")
+    high = 2 ** (target.sd_bias_bits - 1) - 1
+    if np.abs(pop.bias_mant).max(initial=0) > high or not 0 <= pop.vth <= high:
+        problems.append(f"{where}: bias or delta threshold outside the signed {target.sd_bias_bits}-bit range")
+    return problems
+
+
 def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]]:
     problems = violations(net, target)
     if problems:
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
+    lif = [p for p in net.populations[1:] if not isinstance(p, SigmaDeltaPopulation)]
+    if not lif:
+        return net, [f"limits of {target.name} hold (graded sums are bounded by the calibrated activation range, "
+                     "not proven: sigma stays 24-bit for activations up to about 2^(23 - payload bits) x scale)"]
     bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
-                for p in net.populations[1:])
+                for p in lif)
     return net, [f"limits of {target.name} hold; largest possible |a_in| {bound} <= {target.max_input_current}"]

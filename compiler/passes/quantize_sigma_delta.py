@@ -1,0 +1,60 @@
+"""Bit-width fitting for sigma-delta neurons with graded spikes (Loihi 2): a FloatNet and its
+activation scales -> a SpikingNet that computes the quantized ANN within depth + 1 steps.
+
+Population p sends its activation a_p as a graded payload of about a_p * P_p, where the payload
+gain P_p maps the activation scale lambda_p to 2^payload_bits. A population q accumulates
+sigma_q = sum_p W_pq payload_p ~ a_q * G_q, so its weights are W' = w G_q / P_src on the signed
+8-bit grid, with G_q the largest gain for which every incoming weight fits; its payload is
+act >> state_exp with state_exp chosen so that P_q = G_q / 2^state_exp ~ 2^payload_bits / lambda_q.
+Biases are b G_q in payload units (b G_q / 2^state_exp); the delta threshold is one payload LSB,
+so changes below it wait in the residue. With a static input each population's act is final
+once its deepest input path has delivered, and the output population (no ReLU) is read as act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.compiler.ir.spiking import FloatNet, InputEncoding, Projection, SigmaDeltaPopulation, SpikingNet
+from snnc.compiler.passes.quantize import to_weight_grid
+from snnc.errors import SnncError
+from snnc.targets import Target
+
+
+@dataclass(frozen=True)
+class SigmaDeltaCoding:
+    payload_bits: int = 8  # an activation of lambda is sent as a payload of about 2^payload_bits
+    vth: int = 1  # delta threshold in payload LSBs
+
+
+def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float],
+                         coding: SigmaDeltaCoding) -> tuple[SpikingNet, list[str]]:
+    if not target.sigma_delta:
+        raise SnncError(f"{target.name} has no sigma-delta neurons; use --neuron lif or --target loihi2")
+    full = 2.0 ** coding.payload_bits
+    bias_max = 2 ** (target.sd_bias_bits - 1) - 1
+    inp = net.populations[0]
+    payload_gain = {inp.name: full / scales[inp.name]}
+    pops = [SigmaDeltaPopulation(inp.name, inp.shape, "input", coding.vth, np.zeros(inp.shape, np.int32), 0,
+                                 scales[inp.name], inp.layer)]
+    projections: list[Projection] = []
+    for pop in net.populations[1:]:
+        incoming = net.incoming(pop.name)
+        per_gain = [q.weight / payload_gain[q.src] for q in incoming]  # weights per unit of G_q
+        peak = max(float(np.abs(w).max(initial=0.0)) for w in per_gain)
+        gain = (2 ** target.weight_bits - 2) / peak if peak > 0 else full / scales[pop.name]
+        projections += [q.replace(weight=to_weight_grid(w * gain, target)) for q, w in zip(incoming, per_gain)]
+        exp = int(np.clip(np.round(np.log2(gain * scales[pop.name] / full)), 0, target.state_exp_max))
+        payload_gain[pop.name] = gain / 2 ** exp
+        bias = np.rint(pop.bias * gain / 2 ** exp)
+        if np.abs(bias).max(initial=0) > bias_max:
+            raise SnncError(f"population {pop.name!r}: sigma-delta bias exceeds {target.sd_bias_bits} bits")
+        pops.append(SigmaDeltaPopulation(pop.name, pop.shape, pop.role, coding.vth, bias.astype(np.int32), exp,
+                                         scales[pop.name], pop.layer))
+    encoding = InputEncoding(gain=payload_gain[inp.name], max_mant=bias_max)
+    notes = [f"sigma-delta: graded spikes, activation lambda -> payload 2^{coding.payload_bits}, "
+             f"delta threshold {coding.vth} payload LSB; state exponents "
+             + ", ".join(f"{p.name} {p.state_exp}" for p in pops[1:])]
+    return SpikingNet(tuple(pops), tuple(projections), encoding, net.notes), notes
