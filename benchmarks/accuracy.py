@@ -19,6 +19,7 @@ import snnc  # noqa: E402
 
 STEPS = (4, 8, 16, 32, 64, 128)
 
+
 def main() -> None:
     out = Path("out/accuracy")
     out.mkdir(parents=True, exist_ok=True)
@@ -43,6 +44,7 @@ def main() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs"
     fig.savefig(docs / "accuracy.png", dpi=110)
     (docs / "accuracy.md").write_text("\n".join(rows) + "\n")
+
 
 if __name__ == "__main__":
     main()

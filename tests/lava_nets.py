@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, LifPopulation, Projection, SpikingNet
+from snnc.compiler.passes.quantize import to_weight_grid
+from snnc.targets import LOIHI2
+from snnc.compiler.ir.spiking import (
+    ConvGeometry, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikingNet,
+)
 
 
 def grid_weights(rng, shape) -> np.ndarray:
@@ -64,8 +68,25 @@ def _bounded(projections, limit: int = 2 ** 17 - 1):
     return tuple(out)
 
 
-def random_lava_net(seed: int) -> SpikingNet:
+def _sigma_delta_population(rng, name, shape, role) -> SigmaDeltaPopulation:
+    """Delta thresholds from 0 (every change is sent) up; biases across the signed 16-bit range."""
+    exp = int(rng.integers(0, 8))
+    vth = int(rng.choice([0, 1, int(rng.integers(1, 2 ** 12))]))
+    bias = rng.integers(-(2 ** 15), 2 ** 15, shape) >> exp
+    return SigmaDeltaPopulation(name, shape, role, vth, bias.astype(np.int32), exp, 1.0, name)
+
+
+def _bounded_graded(projections):
+    """Graded payloads are large: weights / 16 (back on the grid) and exponents at most 0, so that
+    sums mostly stay inside 24 bits; the tests skip the draws where sigma leaves them (Lava's Conv
+    clamps its output to 24 bits, where the IR is not defined)."""
+    return tuple(q.replace(weight=to_weight_grid(q.weight / 16, LOIHI2), weight_exp=min(q.weight_exp, 0))
+                 for q in projections)
+
+
+def random_lava_net(seed: int, neuron: str = "lif") -> SpikingNet:
     rng = np.random.default_rng(seed)
+    population = _population if neuron == "lif" else _sigma_delta_population
     k, stride = int(rng.integers(1, 4)), int(rng.integers(1, 3))
     h, w, c = int(rng.integers(k + 1, 8)), int(rng.integers(k + 1, 8)), int(rng.integers(1, 4))
     pads = tuple((int(rng.integers(0, k)),) * 2 if rng.integers(2) else (0, int(rng.integers(0, k))) for _ in range(2))
@@ -77,10 +98,11 @@ def random_lava_net(seed: int) -> SpikingNet:
     n_c, n_out = int(rng.integers(2, 9)), int(rng.integers(2, 6))
     shapes = {"input": (h, w, c), "a": a_shape, "b": b_shape, "c": (n_c,), "output": (n_out,)}
     roles = {"input": "input", "output": "output"}
-    pops = tuple(_population(rng, name, shape, roles.get(name, "hidden")) for name, shape in shapes.items())
+    pops = tuple(population(rng, name, shape, roles.get(name, "hidden")) for name, shape in shapes.items())
     exp = lambda: int(rng.integers(-2, 8))  # noqa: E731
     avg = np.full((pool, pool, 1, ca), int(rng.integers(1, 256)), np.int32)
-    projections = _bounded((
+    bound = _bounded if neuron == "lif" else _bounded_graded
+    projections = bound((
         Projection("input", "a", grid_weights(rng, (k, k, c // groups, ca)), ConvGeometry((stride, stride), pads, groups),
                    int(rng.choice([0, exp()]))),
         Projection("a", "b", avg, ConvGeometry((pool, pool), ((0, 0), (0, 0)), ca)),

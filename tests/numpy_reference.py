@@ -41,12 +41,26 @@ def conv_loops(x: np.ndarray, kernel: np.ndarray, strides, pads, groups) -> np.n
     return y
 
 
+def sigma_delta(sigma, act, residue, a_in, bias, vth, state_exp, relu):
+    """Lava's PySigmaDeltaModelFixed, one step, written from its source: returns sigma, act,
+    residue, payload."""
+    sigma = sigma + a_in
+    new_act = sigma + bias * 2 ** state_exp
+    if relu:
+        new_act = np.maximum(new_act, 0)
+    delta = new_act - act + residue
+    sent = np.where(np.abs(delta) >= vth * 2 ** state_exp, delta, 0)
+    return sigma, new_act, delta - sent, np.floor_divide(sent, 2 ** state_exp)
+
+
 def simulate(net, input_bias: np.ndarray, steps: int):
-    """Traces {pop: (T, *shape)} of u, v, s for one sample."""
+    """Traces {pop: (T, *shape)} of u, v, s for one sample (sigma-delta: sigma, act, payload)."""
     pops = net.populations
+    graded = {p.name: hasattr(p, "state_exp") for p in pops}
     u = {p.name: np.zeros(p.shape, np.int64) for p in pops}
-    v = {p.name: np.full(p.shape, p.v_init, np.int64) for p in pops}
-    s = {p.name: np.zeros(p.shape, bool) for p in pops}
+    v = {p.name: np.full(p.shape, getattr(p, "v_init", 0), np.int64) for p in pops}
+    r = {p.name: np.zeros(p.shape, np.int64) for p in pops}
+    s = {p.name: np.zeros(p.shape, np.int64 if graded[p.name] else bool) for p in pops}
     traces = {k: {p.name: [] for p in pops} for k in "uvs"}
     for _ in range(steps):
         previous = {k: x.copy() for k, x in s.items()}
@@ -58,9 +72,12 @@ def simulate(net, input_bias: np.ndarray, steps: int):
                 total = (w @ src.reshape(-1)).reshape(pop.shape) if q.conv is None else \
                     conv_loops(src, w, q.conv.strides, q.conv.pads, q.conv.groups)
                 a_in += total << q.weight_exp if q.weight_exp >= 0 else total >> -q.weight_exp
-            mant = input_bias if pop is pops[0] else pop.bias_mant
-            bias = mant.astype(np.int64) << pop.bias_exp
-            u[pop.name], v[pop.name], s[pop.name] = lif(u[pop.name], v[pop.name], a_in, bias, pop.vth, pop.du, pop.dv)
+            mant = (input_bias if pop is pops[0] else pop.bias_mant).astype(np.int64)
+            n = pop.name
+            if graded[n]:
+                u[n], v[n], r[n], s[n] = sigma_delta(u[n], v[n], r[n], a_in, mant, pop.vth, pop.state_exp, pop.relu)
+            else:
+                u[n], v[n], s[n] = lif(u[n], v[n], a_in, mant << pop.bias_exp, pop.vth, pop.du, pop.dv)
             for k, x in (("u", u), ("v", v), ("s", s)):
                 traces[k][pop.name].append(x[pop.name].copy())
     return {k: {n: np.stack(t) for n, t in d.items()} for k, d in traces.items()}

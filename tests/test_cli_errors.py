@@ -60,6 +60,13 @@ def test_unknown_target_lists_known_ones(tmp_path, capsys):
     assert code == 2 and "loihi2" in err and "loihi1" in err
 
 
+def test_sigma_delta_on_loihi1_exits_2(tmp_path, capsys):
+    assert main(["compile", str(FIXTURES / "mlp.h5"), "--target", "loihi1", "--neuron", "sigma-delta",
+                 "-o", str(tmp_path / "m.snn")]) == 2
+    assert "loihi1 has no sigma-delta neurons" in capsys.readouterr().err
+    assert not (tmp_path / "m.snn").exists()
+
+
 def test_evaluate_bad_data_and_artifact(tmp_path, capsys, data):
     code, err = _run(capsys, "evaluate", tmp_path / "none.snn", "--data", data[1])
     assert code == 2 and "no such file" in err

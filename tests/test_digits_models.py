@@ -7,9 +7,11 @@ import snnc
 from helpers import DIGITS_MODELS, FIXTURES, write_digits
 from snnc.runtime.artifact import load_artifact
 
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return write_digits(tmp_path_factory.mktemp("digits"))
+
 
 @pytest.fixture(scope="module")
 def artifacts(data, tmp_path_factory):
@@ -17,7 +19,9 @@ def artifacts(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("artifacts")
     for name, maxpool in DIGITS_MODELS.items():
         snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=out / f"{name}.snn", maxpool=maxpool)
+    snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=out / "lenet_sd.snn", neuron="sigma-delta")
     return out
+
 
 @pytest.mark.parametrize("name", sorted(DIGITS_MODELS))
 def test_snn_within_1_5_points_of_ann_at_64_steps(name, data, artifacts):
@@ -27,13 +31,15 @@ def test_snn_within_1_5_points_of_ann_at_64_steps(name, data, artifacts):
     assert result.ann_accuracy > 0.9
     assert by_t[64] >= result.ann_accuracy - 0.015, (name, by_t, result.ann_accuracy)
 
-@pytest.mark.parametrize("name", sorted(DIGITS_MODELS))
+
+@pytest.mark.parametrize("name", [*sorted(DIGITS_MODELS), "lenet_sd"])
 def test_lava_processes_bit_exact(name, data, artifacts):
     _, test = data
     result = snnc.verify(artifacts / f"{name}.snn", test, samples=2, timesteps=24)
     assert result.bit_exact, result.comparison.first
     neurons = sum(p.size for p in load_artifact(artifacts / f"{name}.snn").spiking.populations)
     assert result.comparison.total_compared == 3 * 2 * 24 * neurons  # u, v, s x samples x steps
+
 
 def test_evaluate_json_shape(data, tmp_path, capsys):
     from snnc.cli import main

@@ -5,11 +5,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from lava.proc.dense.process import Dense
 from lava.proc.lif.process import LIF
 from numpy.testing import assert_array_equal
 
+import numpy_reference as ref
 from lava_nets import random_input_bias, random_lava_net
 from snnc.backends.jax.simulator import trace
 from snnc.backends.lava.build import checked
@@ -134,3 +135,23 @@ def test_loihi_hardware_backend_without_lava_loihi_is_a_clear_error():
 def test_report_values_compared():
     """Not a check: prints how many values the Lava property tests compared (run with -s)."""
     print(f"\nLava == JAX: {sum(COMPARED)} values compared in {len(COMPARED)} runs")
+
+
+def within_24_bits(t) -> bool:
+    return all(np.abs(t.u[n]).max() < 2 ** 23 and np.abs(t.v[n]).max() < 2 ** 23 for n in t.populations)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.integers(0, 2 ** 31))
+def test_sigma_delta_lava_equals_jax_equals_numpy(seed):
+    net = random_lava_net(seed, neuron="sigma-delta")
+    bias = random_input_bias(net, seed)
+    want = trace(net, LOIHI2, bias, STEPS)
+    assume(within_24_bits(want))
+    for b in range(len(bias)):
+        reference = ref.simulate(net, bias[b], STEPS)
+        for kind in "uvs":
+            for name in want.populations:
+                assert_array_equal(getattr(want, kind)[name][:, b], reference[kind][name], err_msg=f"{kind} of {name}")
+    assert_traces_equal(want, lava_trace(net, bias, STEPS))
+    assert any(np.abs(want.s[n]).max() > 1 for n in want.populations)  # graded payloads, not just 0/1

@@ -2,7 +2,7 @@
 
 Lava passes unknown keywords into proc_params and never complains, so every process is built
 through checked(): each keyword must be a named parameter of the process or a proc_params key
-its fixed_pt model reads.
+that its fixed_pt model or the process classes read.
 """
 
 from __future__ import annotations
@@ -18,18 +18,23 @@ from lava.proc.dense.models import PyDenseModelBitAcc
 from lava.proc.dense.process import Dense
 from lava.proc.lif.models import PyLifModelBitAcc
 from lava.proc.lif.process import LIF
+from lava.proc.sdn.models import PySigmaDeltaModelFixed
+from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.proc.sparse.models import PySparseModelBitAcc
 from lava.proc.sparse.process import Sparse
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, MatrixSpec, lava_shape
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, lava_shape
 
-MODELS = {LIF: PyLifModelBitAcc, Dense: PyDenseModelBitAcc, Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
+MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, Dense: PyDenseModelBitAcc,
+          Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
+ACT_MODES = {"relu": ActivationMode.RELU, "unit": ActivationMode.UNIT}
 
 
 def keywords_lava_reads(process_cls) -> set[str]:
     named = set(inspect.signature(process_cls.__init__).parameters) - {"self", "kwargs"}
-    model_source = "".join(inspect.getsource(c) for c in MODELS[process_cls].__mro__ if c.__module__.startswith("lava.proc"))
-    read = set(re.findall(r"proc_params(?:\.get\(|\[)\s*[\"'](\w+)[\"']", model_source))
+    classes = (*MODELS[process_cls].__mro__, *process_cls.__mro__)
+    source = "".join(inspect.getsource(c) for c in classes if c.__module__.startswith("lava."))
+    read = set(re.findall(r"proc_params(?:\.get\(|\[)\s*[\"'](\w+)[\"']", source))
     return named | read
 
 
@@ -56,13 +61,20 @@ def shaped_view(port, ir_shape: tuple[int, ...]):
 
 @dataclass
 class Built:
-    lifs: dict  # population name -> LIF
+    lifs: dict  # population name -> LIF or SigmaDelta
     synapses: list  # Dense / Sparse / Conv processes, in graph.connections order
+
+
+def neuron_process(spec, bias_mant: np.ndarray | None = None):
+    if isinstance(spec, LifSpec):
+        return checked(LIF, spec.keywords(bias_mant))
+    keywords = spec.keywords(bias_mant)
+    return checked(SigmaDelta, {**keywords, "act_mode": ACT_MODES[keywords["act_mode"]]})
 
 
 def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
     first = graph.populations[0]
-    lifs = {p.name: checked(LIF, p.keywords(input_bias_mant if p is first else None)) for p in graph.populations}
+    lifs = {p.name: neuron_process(p, input_bias_mant if p is first else None) for p in graph.populations}
     synapses = []
     for c in graph.connections:
         src, dst = lifs[c.src], lifs[c.dst]
@@ -81,12 +93,20 @@ def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
 def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
     """Back to the state at t = 0, with the next sample's input biases (Vars set between runs)."""
     for spec in graph.populations:
-        lif = built.lifs[spec.name]
+        neurons = built.lifs[spec.name]
         shape = lava_shape(spec.ir_shape)
-        lif.u.set(np.zeros(shape, np.int32))
-        lif.v.set(np.full(shape, spec.v_init, np.int32))
+        if isinstance(spec, LifSpec):
+            neurons.u.set(np.zeros(shape, np.int32))
+            neurons.v.set(np.full(shape, spec.v_init, np.int32))
+        else:
+            for var in (neurons.sigma, neurons.act, neurons.residue, neurons.error):
+                var.set(np.zeros(shape, np.int32))
     first = graph.populations[0]
-    built.lifs[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
+    if isinstance(first, LifSpec):
+        built.lifs[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
+    else:  # Lava's SigmaDelta scaled its bias by 2^state_exp when it was built; set() does not
+        bias = first.keywords(input_bias_mant)["bias"]
+        built.lifs[first.name].bias.set((bias << first.state_exp).astype(np.int32))
     for proc in built.synapses:
         buffer = proc.a_buf if isinstance(proc, Conv) else proc.a_buff
         buffer.set(np.zeros(buffer.shape, np.int32))

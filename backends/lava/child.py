@@ -1,8 +1,8 @@
 """The Lava run, in a process of its own: `python -m snnc.backends.lava.child JOB_DIR`.
 
 JOB_DIR/job.pkl holds {"graph": LavaGraph, "input_bias": (B, *input shape) int32, "steps": T,
-"backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes, u and v for all B * T steps are
-written to JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by TraceProbes; then JOB_DIR/done is created.
+"backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes, u and v (sigma-delta: graded
+payload, sigma, act) for all B * T steps are written to JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by TraceProbes; then JOB_DIR/done is created.
 A failure writes the real error (the failing Lava process's traceback, not Lava's "1 Exception(s)
 occurred", and also when Lava would wait forever on the survivors) to JOB_DIR/error.txt, kills
 Lava's worker processes (stop() hangs after an error) and exits 3. SIGTERM (the parent's timeout)
@@ -31,7 +31,7 @@ def main(job: Path) -> int:
 
     from snnc.backends.lava.build import build, reset
     from snnc.backends.lava.probe.probe import TraceProbe
-    from snnc.backends.lava.specs import lava_shape
+    from snnc.backends.lava.specs import LifSpec, lava_shape
 
     spec = pickle.loads((job / "job.pkl").read_bytes())
     graph, bias, steps = spec["graph"], spec["input_bias"], spec["steps"]
@@ -39,13 +39,14 @@ def main(job: Path) -> int:
     for i, pop in enumerate(graph.populations):
         shape = lava_shape(pop.ir_shape)
         files = trace_files(job, i)
+        lif = isinstance(pop, LifSpec)
         for kind, path in files.items():
-            np.lib.format.open_memmap(path, "w+", bool if kind == "s" else np.int32, (len(bias) * steps, *shape))
+            np.lib.format.open_memmap(path, "w+", bool if kind == "s" and lif else np.int32, (len(bias) * steps, *shape))
         probe = TraceProbe(shape=shape, files=files, name=f"probe_{pop.name}")
-        lif = built.lifs[pop.name]
-        lif.s_out.connect(probe.s_in)
-        probe.u_ref.connect_var(lif.u)
-        probe.v_ref.connect_var(lif.v)
+        neurons = built.lifs[pop.name]
+        neurons.s_out.connect(probe.s_in)
+        probe.u_ref.connect_var(neurons.u if lif else neurons.sigma)
+        probe.v_ref.connect_var(neurons.v if lif else neurons.act)
     root = built.lifs[graph.populations[0].name]
     run_cfg = _run_config(spec["backend"])
     signal.signal(signal.SIGTERM, _on_sigterm)

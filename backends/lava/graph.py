@@ -13,26 +13,39 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec
-from snnc.compiler.ir.spiking import Projection, SpikingNet
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec, SigmaDeltaSpec
+from snnc.compiler.ir.spiking import Projection, SigmaDeltaPopulation, SpikingNet
+
+GRADED_MESSAGE_BITS = 24  # graded payloads: Lava's SigmaDelta s_out precision
 
 
 def lava_graph(net: SpikingNet) -> LavaGraph:
     shapes = {p.name: p.shape for p in net.populations}
-    populations = tuple(LifSpec(p.name, p.shape, p.vth, np.asarray(p.bias_mant, np.int32), p.bias_exp, p.v_init, p.du, p.dv)
-                        for p in net.populations)
-    connections = tuple(_connection(q, shapes[q.src], shapes[q.dst]) for q in net.projections)
+    graded = {p.name for p in net.populations if isinstance(p, SigmaDeltaPopulation)}
+    populations = tuple(_population(p) for p in net.populations)
+    connections = tuple(_connection(q, shapes[q.src], shapes[q.dst], GRADED_MESSAGE_BITS if q.src in graded else 0)
+                        for q in net.projections)
     return LavaGraph(populations, connections)
 
 
-def _connection(q: Projection, src_shape, dst_shape):
+def _population(p):
+    mant = np.asarray(p.bias_mant, np.int32)
+    if isinstance(p, SigmaDeltaPopulation):
+        return SigmaDeltaSpec(p.name, p.shape, p.vth, mant, p.state_exp, "relu" if p.relu else "unit")
+    return LifSpec(p.name, p.shape, p.vth, mant, p.bias_exp, p.v_init, p.du, p.dv)
+
+
+def _connection(q: Projection, src_shape, dst_shape, message_bits: int):
     if q.conv is None:
-        return MatrixSpec("dense", q.src, q.dst, src_shape, dst_shape, np.asarray(q.weight, np.int32), q.weight_exp)
+        return MatrixSpec("dense", q.src, q.dst, src_shape, dst_shape, np.asarray(q.weight, np.int32), q.weight_exp,
+                          message_bits)
     if q.weight_exp == 0 and _lava_conv_fits(q, src_shape, dst_shape):
         (pt, _), (pl, _) = q.conv.pads
         weight = np.ascontiguousarray(np.asarray(q.weight, np.int32)[::-1, ::-1].transpose(3, 1, 0, 2))
-        return ConvSpec(q.src, q.dst, src_shape, dst_shape, weight, (pl, pt), q.conv.strides[::-1], q.conv.groups)
-    return MatrixSpec("sparse", q.src, q.dst, src_shape, dst_shape, conv_matrix(q, src_shape, dst_shape), q.weight_exp)
+        return ConvSpec(q.src, q.dst, src_shape, dst_shape, weight, (pl, pt), q.conv.strides[::-1], q.conv.groups,
+                        message_bits)
+    return MatrixSpec("sparse", q.src, q.dst, src_shape, dst_shape, conv_matrix(q, src_shape, dst_shape), q.weight_exp,
+                      message_bits)
 
 
 def _lava_conv_fits(q: Projection, src_shape, dst_shape) -> bool:

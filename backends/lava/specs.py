@@ -48,6 +48,23 @@ class LifSpec:
 
 
 @dataclass(frozen=True, eq=False)
+class SigmaDeltaSpec:
+    """A population: lava.proc.sdn.process.SigmaDelta, fixed_pt (PySigmaDeltaModelFixed). Lava
+    scales vth and bias by 2^state_exp itself; act_mode "relu" or "unit" (build.py maps it)."""
+    name: str
+    ir_shape: tuple[int, ...]
+    vth: int
+    bias_mant: np.ndarray  # IR layout, int32, payload units
+    state_exp: int
+    act_mode: str
+
+    def keywords(self, bias_mant: np.ndarray | None = None) -> dict:
+        mant = self.bias_mant if bias_mant is None else bias_mant
+        return dict(shape=lava_shape(self.ir_shape), vth=self.vth, bias=to_lava(mant, len(self.ir_shape)),
+                    state_exp=self.state_exp, spike_exp=0, cum_error=False, act_mode=self.act_mode, name=self.name)
+
+
+@dataclass(frozen=True, eq=False)
 class MatrixSpec:
     """Dense (dense weights) or Sparse (scipy CSR weights) over the IR's C-order flattening."""
     kind: str  # "dense" | "sparse"
@@ -57,9 +74,10 @@ class MatrixSpec:
     dst_shape: tuple[int, ...]
     weights: object  # np.ndarray (n_dst, n_src) or scipy.sparse.csr_matrix
     weight_exp: int
+    message_bits: int  # 0: binary spikes; > 0: graded payloads
 
     def keywords(self) -> dict:
-        return dict(weights=self.weights, weight_exp=self.weight_exp, num_message_bits=0)
+        return dict(weights=self.weights, weight_exp=self.weight_exp, num_message_bits=self.message_bits)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,13 +92,14 @@ class ConvSpec:
     padding: tuple[int, int]
     stride: tuple[int, int]
     groups: int
+    message_bits: int
 
     def keywords(self) -> dict:
         return dict(weight=self.weight, input_shape=lava_shape(self.src_shape), padding=self.padding,
-                    stride=self.stride, groups=self.groups, num_message_bits=0)
+                    stride=self.stride, groups=self.groups, num_message_bits=self.message_bits)
 
 
 @dataclass(frozen=True, eq=False)
 class LavaGraph:
-    populations: tuple[LifSpec, ...]  # input first
+    populations: tuple[LifSpec | SigmaDeltaSpec, ...]  # input first
     connections: tuple[MatrixSpec | ConvSpec, ...]
