@@ -247,7 +247,8 @@ def inspect(artifact: str | Path) -> dict:
     """The manifest and the integer IR of an artifact, as plain data."""
     art = load_artifact(Path(artifact))
     hardware = get_target(art.manifest["target"])
-    return {"manifest": art.manifest, "layers": [row.__dict__ for row in layer_rows(art.spiking, hardware)],
+    return {"manifest": art.manifest, "neuron": art.spiking.neuron,
+            "layers": [row.__dict__ for row in layer_rows(art.spiking, hardware)],
             "projections": [{"src": q.src, "dst": q.dst, "kind": q.kind, "weight_shape": list(q.weight.shape),
                              "weight_exp": q.weight_exp, "weight_min": int(q.weight.min()), "weight_max": int(q.weight.max()),
                              **({"strides": list(q.conv.strides), "pads": [list(p) for p in q.conv.pads], "groups": q.conv.groups}

@@ -107,8 +107,12 @@ def inspect(artifact, as_json):
         out.print(f"calibration {c['file']} ({c['samples']} samples) sha256 {c['sha256'][:16]}...", highlight=False)
     out.print("versions " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), highlight=False)
     out.print("options " + ", ".join(f"{k}={v}" for k, v in m["options"].items()), highlight=False)
-    table = Table(title="populations (LIF: du=4095 dv=0, hard reset; spike when v > vth<<6)")
-    for column in ("population", "layer", "role", "shape", "neurons", "vth", "bias exp", "scale"):
+    if info["neuron"] == "lif":
+        title, exp = "populations (LIF: du=4095 dv=0, hard reset; spike when v > vth<<6)", "bias exp"
+    else:
+        title, exp = "populations (sigma-delta, graded spikes; send when |delta| >= vth<<state_exp)", "state exp"
+    table = Table(title=title)
+    for column in ("population", "layer", "role", "shape", "neurons", "vth", exp, "scale"):
         table.add_column(column)
     for row in info["layers"]:
         table.add_row(row["population"], row["layer"], row["role"], "x".join(map(str, row["shape"])), str(row["neurons"]),

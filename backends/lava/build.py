@@ -1,4 +1,4 @@
-"""LavaGraph specs -> connected stock Lava processes (LIF, Dense, Sparse, Conv).
+"""LavaGraph specs -> connected stock Lava processes (LIF, SigmaDelta, Dense, Sparse, Conv).
 
 Lava passes unknown keywords into proc_params and never complains, so every process is built
 through checked(): each keyword must be a named parameter of the process or a proc_params key
@@ -61,7 +61,7 @@ def shaped_view(port, ir_shape: tuple[int, ...]):
 
 @dataclass
 class Built:
-    lifs: dict  # population name -> LIF or SigmaDelta
+    neurons: dict  # population name -> LIF or SigmaDelta
     synapses: list  # Dense / Sparse / Conv processes, in graph.connections order
 
 
@@ -74,10 +74,10 @@ def neuron_process(spec, bias_mant: np.ndarray | None = None):
 
 def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
     first = graph.populations[0]
-    lifs = {p.name: neuron_process(p, input_bias_mant if p is first else None) for p in graph.populations}
+    neurons = {p.name: neuron_process(p, input_bias_mant if p is first else None) for p in graph.populations}
     synapses = []
     for c in graph.connections:
-        src, dst = lifs[c.src], lifs[c.dst]
+        src, dst = neurons[c.src], neurons[c.dst]
         if isinstance(c, ConvSpec):
             proc = checked(Conv, c.keywords())
             src.s_out.connect(proc.s_in)
@@ -87,13 +87,13 @@ def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
             flat_view(src.s_out, c.src_shape).connect(proc.s_in)
             shaped_view(proc.a_out, c.dst_shape).connect(dst.a_in)
         synapses.append(proc)
-    return Built(lifs, synapses)
+    return Built(neurons, synapses)
 
 
 def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
     """Back to the state at t = 0, with the next sample's input biases (Vars set between runs)."""
     for spec in graph.populations:
-        neurons = built.lifs[spec.name]
+        neurons = built.neurons[spec.name]
         shape = lava_shape(spec.ir_shape)
         if isinstance(spec, LifSpec):
             neurons.u.set(np.zeros(shape, np.int32))
@@ -103,10 +103,10 @@ def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
                 var.set(np.zeros(shape, np.int32))
     first = graph.populations[0]
     if isinstance(first, LifSpec):
-        built.lifs[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
+        built.neurons[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
     else:  # Lava's SigmaDelta scaled its bias by 2^state_exp when it was built; set() does not
         bias = first.keywords(input_bias_mant)["bias"]
-        built.lifs[first.name].bias.set((bias << first.state_exp).astype(np.int32))
+        built.neurons[first.name].bias.set((bias << first.state_exp).astype(np.int32))
     for proc in built.synapses:
         buffer = proc.a_buf if isinstance(proc, Conv) else proc.a_buff
         buffer.set(np.zeros(buffer.shape, np.int32))

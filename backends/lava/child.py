@@ -43,11 +43,11 @@ def main(job: Path) -> int:
         for kind, path in files.items():
             np.lib.format.open_memmap(path, "w+", bool if kind == "s" and lif else np.int32, (len(bias) * steps, *shape))
         probe = TraceProbe(shape=shape, files=files, name=f"probe_{pop.name}")
-        neurons = built.lifs[pop.name]
+        neurons = built.neurons[pop.name]
         neurons.s_out.connect(probe.s_in)
         probe.u_ref.connect_var(neurons.u if lif else neurons.sigma)
         probe.v_ref.connect_var(neurons.v if lif else neurons.act)
-    root = built.lifs[graph.populations[0].name]
+    root = built.neurons[graph.populations[0].name]
     run_cfg = _run_config(spec["backend"])
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

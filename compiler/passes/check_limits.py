@@ -76,8 +76,8 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
     lif = [p for p in net.populations[1:] if not isinstance(p, SigmaDeltaPopulation)]
     if not lif:
-        return net, [f"limits of {target.name} hold (graded sums are bounded by the calibrated activation range, "
-                     "not proven: sigma stays 24-bit for activations up to about 2^(23 - payload bits) x scale)"]
+        return net, [f"limits of {target.name} hold; graded sums are not bounded statically: sigma stays within "
+                     "24 bits for activations up to 32 times their calibrated scale"]
     bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
                 for p in lif)
     return net, [f"limits of {target.name} hold; largest possible |a_in| {bound} <= {target.max_input_current}"]

@@ -7,8 +7,9 @@ sigma_q = sum_p W_pq payload_p ~ a_q * G_q, so its weights are W' = w G_q / P_sr
 8-bit grid, with G_q the largest gain for which every incoming weight fits; its payload is
 act >> state_exp with state_exp chosen so that P_q = G_q / 2^state_exp ~ 2^payload_bits / lambda_q.
 Biases are b G_q in payload units (b G_q / 2^state_exp); the delta threshold is one payload LSB,
-so changes below it wait in the residue. With a static input each population's act is final
-once its deepest input path has delivered, and the output population (no ReLU) is read as act.
+so changes below it wait in the residue. G_q is capped so that act at lambda_q stays below 2^18:
+sigma keeps 24 bits for activations up to 32 lambda_q. With a static input each population's act
+is final once its deepest input path has delivered; the output population (no ReLU) is read as act.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from snnc.compiler.ir.spiking import FloatNet, InputEncoding, Projection, SigmaD
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.errors import SnncError
 from snnc.targets import Target
+
+
+ACT_AT_SCALE_BITS = 18  # act at lambda <= 2^18: sigma fits 24 bits up to 32 x lambda
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float]
         per_gain = [q.weight / payload_gain[q.src] for q in incoming]  # weights per unit of G_q
         peak = max(float(np.abs(w).max(initial=0.0)) for w in per_gain)
         gain = (2 ** target.weight_bits - 2) / peak if peak > 0 else full / scales[pop.name]
+        gain = min(gain, 2.0 ** ACT_AT_SCALE_BITS / scales[pop.name])
         projections += [q.replace(weight=to_weight_grid(w * gain, target)) for q, w in zip(incoming, per_gain)]
         exp = int(np.clip(np.round(np.log2(gain * scales[pop.name] / full)), 0, target.state_exp_max))
         payload_gain[pop.name] = gain / 2 ** exp
