@@ -57,6 +57,11 @@ def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
     return step
 
 
+def _fired(s):
+    """Binary spikes, or graded messages sent (nonzero payloads)."""
+    return s if s.dtype == jnp.bool_ else s != jnp.int32(0)
+
+
 def _initial_state(net: SpikingNet, batch: int, v_inits):
     def zeros(p):
         return jnp.zeros((batch, *p.shape), jnp.int32)
@@ -76,7 +81,7 @@ def _readout_scan(net, target, input_bias, steps, vths, v_inits):
     def body(carry, _):
         state, count = carry
         state = step(state)
-        count = count + (state[3][-1] != 0).astype(jnp.int32)
+        count = count + _fired(state[3][-1]).astype(jnp.int32)
         return (state, count), (state[1][-1], count)
 
     init = (_initial_state(net, input_bias.shape[0], v_inits), jnp.zeros((input_bias.shape[0], *out.shape), jnp.int32))
@@ -152,7 +157,7 @@ def _count_scan(net, target, input_bias, steps, start, vths, v_inits):
     def body(carry, t):
         state, counts = carry
         state = step(state)
-        counts = tuple(c + jnp.where(t >= start, (s != 0).sum(), 0) for c, s in zip(counts, state[3]))
+        counts = tuple(c + jnp.where(t >= start, _fired(s).sum(), 0) for c, s in zip(counts, state[3]))
         return (state, counts), None
 
     counts = tuple(jnp.zeros((), jnp.int32) for _ in net.populations)
