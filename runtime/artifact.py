@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from snnc.compiler.ir.spiking import (
-    ConvGeometry, FloatNet, FloatPopulation, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikingNet,
+    ConvGeometry, FloatNet, FloatPopulation, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikeInput,
+    SpikingNet,
 )
 from snnc.errors import SnncError
 
@@ -85,6 +86,12 @@ def _projection(data, archive):
     return _build(Projection, data, archive, {"conv": lambda d: _build(ConvGeometry, d, archive, {})})
 
 
+def _population_class(data: dict):
+    if "full" in data:
+        return SpikeInput
+    return SigmaDeltaPopulation if "state_exp" in data else LifPopulation
+
+
 def save_artifact(path: Path, artifact: Artifact) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
@@ -115,8 +122,7 @@ def load_artifact(path: Path) -> Artifact:
             s = json.loads(archive.read("spiking.json"))
             f = json.loads(archive.read("float.json"))
             spiking = SpikingNet(
-                tuple(_build(SigmaDeltaPopulation if "state_exp" in p else LifPopulation, p, archive, {})
-                      for p in s["populations"]),
+                tuple(_build(_population_class(p), p, archive, {}) for p in s["populations"]),
                 tuple(_projection(q, archive) for q in s["projections"]),
                 _build(InputEncoding, s["encoding"], archive, {}), _tuple(s["notes"]))
             float_net = FloatNet(

@@ -1,6 +1,7 @@
 """Exact comparison of two traces: the verify contract (docs/verify.md).
 
-Every population, every step, every sample: u, v and spikes compared as integers. The first
+Every population, every step, every sample: u, v and spikes compared as integers (spikes only for
+a host spike source, which has no u or v in Lava). The first
 divergence is the earliest step, then the earliest population in network order, then u before v
 before s, then the lowest sample and neuron index. The one hardware difference is applied as an
 explicit rule, never as a tolerance: Loihi reports a placeholder voltage on the step a neuron
@@ -66,6 +67,8 @@ def compare(reference: Trace, other: Trace, voltage_on_spike: bool = True) -> Co
     for rank, name in enumerate(reference.populations):
         compared[name], differing[name] = {}, {}
         for var_rank, k in enumerate(VARIABLES):
+            if name not in getattr(reference, k) or name not in getattr(other, k):
+                continue  # not a state of that side (a host spike source has no u, v in Lava)
             a, b = getattr(reference, k)[name], getattr(other, k)[name]
             if a.shape != b.shape:
                 raise ValueError(f"{k} of {name}: shapes {a.shape} and {b.shape}")

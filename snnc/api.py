@@ -15,7 +15,7 @@ import numpy as np
 
 from snnc.backends.jax.simulator import readout, trace
 from snnc.backends.lava.runner import lava_trace
-from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
+from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikeInput, SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration
 from snnc.compiler.passes.check_limits import fan_in
 from snnc.compiler.passes.quantize import RateCoding
@@ -121,6 +121,17 @@ def _versions() -> dict:
     return out
 
 
+def _exponent(pop) -> int:
+    """The shift a population's bias mantissa gets: bias_exp (LIF), state_exp (sigma-delta)."""
+    if isinstance(pop, SigmaDeltaPopulation):
+        return pop.state_exp
+    return getattr(pop, "bias_exp", 0)  # a SpikeInput has no bias
+
+
+def _input_kind(pop) -> str:
+    return "host spike trains (input)" if isinstance(pop, SpikeInput) else "bias (input)"
+
+
 def layer_rows(net: SpikingNet, target) -> tuple[LayerRow, ...]:
     rows = []
     for pop in net.populations:
@@ -131,14 +142,14 @@ def layer_rows(net: SpikingNet, target) -> tuple[LayerRow, ...]:
                 f"{q.src}: dense {fan_in(q, net.population(q.src).size)}"
             synapses.append(f"{what} {bits}")
         weight_exp = max((q.weight_exp for q in net.incoming(pop.name)), default=0)
-        rows.append(LayerRow(pop.name, pop.layer, pop.role, pop.shape, pop.size, "; ".join(synapses) or "bias (input)",
-                             weight_exp, pop.vth, pop.state_exp if isinstance(pop, SigmaDeltaPopulation) else pop.bias_exp))
+        rows.append(LayerRow(pop.name, pop.layer, pop.role, pop.shape, pop.size, "; ".join(synapses) or _input_kind(pop),
+                             weight_exp, pop.vth, _exponent(pop)))
     return tuple(rows)
 
 
 def compile(model: str | Path, target: str = "loihi2", calibration: str | Path | None = None,
             output: str | Path | None = None, maxpool: str = "refuse", percentile: float = 99.9,
-            max_rate: float = 0.35, timesteps_hint: int = 64, neuron: str = "lif") -> CompileResult:
+            max_rate: float = 0.9, timesteps_hint: int = 64, neuron: str = "lif") -> CompileResult:
     """Compile a Keras .h5/.keras model into a .snn artifact for `target`, with rate-coded LIF
     neurons (neuron="lif") or graded sigma-delta neurons (neuron="sigma-delta", Loihi 2)."""
     model = Path(model)

@@ -44,7 +44,7 @@ def cli():
 @click.option("--maxpool", type=click.Choice(["refuse", "avg"]), default="refuse", show_default=True,
               help="MaxPooling2D: refuse it, or replace it by average pooling")
 @click.option("--percentile", default=99.9, show_default=True, help="activation percentile that sets each layer's scale")
-@click.option("--max-rate", default=0.35, show_default=True, help="spikes per step that a layer's scale maps to")
+@click.option("--max-rate", default=0.9, show_default=True, help="spikes per step that a layer's scale maps to")
 @click.option("--timesteps-hint", default=64, show_default=True, help="T the thresholds are calibrated for")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="output artifact (default: MODEL with .snn)")
 def compile_command(model, target, calibration, neuron, maxpool, percentile, max_rate, timesteps_hint, output):

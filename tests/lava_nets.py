@@ -13,7 +13,7 @@ import numpy as np
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.targets import LOIHI2
 from snnc.compiler.ir.spiking import (
-    ConvGeometry, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikingNet,
+    ConvGeometry, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikeInput, SpikingNet,
 )
 
 
@@ -99,6 +99,8 @@ def random_lava_net(seed: int, neuron: str = "lif") -> SpikingNet:
     shapes = {"input": (h, w, c), "a": a_shape, "b": b_shape, "c": (n_c,), "output": (n_out,)}
     roles = {"input": "input", "output": "output"}
     pops = tuple(population(rng, name, shape, roles.get(name, "hidden")) for name, shape in shapes.items())
+    if neuron == "lif" and rng.integers(2):  # input as host spike trains (what compiled networks use)
+        pops = (SpikeInput("input", shapes["input"], "input", 4096, 1.0, "input"), *pops[1:])
     exp = lambda: int(rng.integers(-2, 8))  # noqa: E731
     avg = np.full((pool, pool, 1, ca), int(rng.integers(1, 256)), np.int32)
     bound = _bounded if neuron == "lif" else _bounded_graded
@@ -114,5 +116,7 @@ def random_lava_net(seed: int, neuron: str = "lif") -> SpikingNet:
 
 
 def random_input_bias(net: SpikingNet, seed: int, batch: int = 2) -> np.ndarray:
+    """Input bias mantissas; rates m / full in [0, 1] for a SpikeInput."""
     rng = np.random.default_rng(seed)
-    return rng.integers(-4096, 4096, (batch, *net.input.shape)).astype(np.int32)
+    low = 0 if isinstance(net.input, SpikeInput) else -4096
+    return rng.integers(low, 4097 if low == 0 else 4096, (batch, *net.input.shape)).astype(np.int32)

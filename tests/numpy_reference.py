@@ -74,7 +74,11 @@ def simulate(net, input_bias: np.ndarray, steps: int):
                 a_in += total << q.weight_exp if q.weight_exp >= 0 else total >> -q.weight_exp
             mant = (input_bias if pop is pops[0] else pop.bias_mant).astype(np.int64)
             n = pop.name
-            if graded[n]:
+            if hasattr(pop, "full"):  # host spike trains: integrate m, subtract full on a spike
+                v[n] = v[n] + mant
+                s[n] = v[n] >= pop.full
+                v[n] = v[n] - pop.full * s[n]
+            elif graded[n]:
                 u[n], v[n], r[n], s[n] = sigma_delta(u[n], v[n], r[n], a_in, mant, pop.vth, pop.state_exp, pop.relu)
             else:
                 u[n], v[n], s[n] = lif(u[n], v[n], a_in, mant << pop.bias_exp, pop.vth, pop.du, pop.dv)

@@ -1,10 +1,12 @@
 """The digits models end to end: the integer SNN (exactly as the JAX reference simulates it) is
-within 1.5 points of the ANN at T=64, and `snnc verify` finds the Lava processes bit-exact."""
+within 1.5 points of the ANN at T=64 (the LeNet within 1.5, 1.0, 0.5 points at T=16, 32, 64; with
+sigma-delta neurons within 0.5 at T=8), and `snnc verify` finds the Lava processes bit-exact."""
 
 import pytest
 
 import snnc
 from helpers import DIGITS_MODELS, FIXTURES, write_digits
+from snnc.compiler.ir.spiking import SpikeInput
 from snnc.runtime.artifact import load_artifact
 
 
@@ -26,10 +28,13 @@ def artifacts(data, tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(DIGITS_MODELS))
 def test_snn_within_1_5_points_of_ann_at_64_steps(name, data, artifacts):
     _, test = data
-    result = snnc.evaluate(artifacts / f"{name}.snn", test, timesteps=(16, 64))
+    result = snnc.evaluate(artifacts / f"{name}.snn", test, timesteps=(16, 32, 64))
     by_t = {r.timesteps: r.accuracy for r in result.results}
     assert result.ann_accuracy > 0.9
     assert by_t[64] >= result.ann_accuracy - 0.015, (name, by_t, result.ann_accuracy)
+    if name == "lenet":  # few-timestep targets of rate coding on hard-reset neurons (issue 4)
+        gaps = {t: result.ann_accuracy - by_t[t] for t in by_t}
+        assert gaps[16] <= 0.015 and gaps[32] <= 0.010 and gaps[64] <= 0.005, gaps
 
 
 @pytest.mark.parametrize("name", [*sorted(DIGITS_MODELS), "lenet_sd"])
@@ -37,8 +42,12 @@ def test_lava_processes_bit_exact(name, data, artifacts):
     _, test = data
     result = snnc.verify(artifacts / f"{name}.snn", test, samples=2, timesteps=24)
     assert result.bit_exact, result.comparison.first
-    neurons = sum(p.size for p in load_artifact(artifacts / f"{name}.snn").spiking.populations)
-    assert result.comparison.total_compared == 3 * 2 * 24 * neurons  # u, v, s x samples x steps
+    assert result.comparison.total_compared == 2 * 24 * state_values(artifacts / f"{name}.snn")
+
+
+def state_values(artifact) -> int:
+    """u, v and s per neuron; spikes only for a host spike source (it has no u, v in Lava)."""
+    return sum(p.size * (1 if isinstance(p, SpikeInput) else 3) for p in load_artifact(artifact).spiking.populations)
 
 
 def test_evaluate_json_shape(data, tmp_path, capsys):

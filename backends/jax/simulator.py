@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.backends.jax.lif import lif_step, sigma_delta_step
-from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
+from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikeInput, SpikingNet
 from snnc.runtime.trace import Trace
 from snnc.targets import Target
 
@@ -25,7 +25,8 @@ def _bias(mant, exp: int):
 
 def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
     """One step of every population. State per population: (u, v, r, s): for LIF u, v, unused r and
-    binary s; for sigma-delta sigma, act, residue and the graded payload s."""
+    binary s; for sigma-delta sigma, act, residue and the graded payload s; for a SpikeInput an
+    unused u, its integrator v and its spikes."""
     pops = net.populations
     shapes = {p.name: p.shape for p in pops}
     incoming = {p.name: net.incoming(p.name) for p in pops}
@@ -47,7 +48,11 @@ def _step_fn(net: SpikingNet, target: Target, input_bias, vths):
         u, v, r, s = state
         out = []
         for i, pop in enumerate(pops):
-            if graded[pop.name]:
+            if isinstance(pop, SpikeInput):
+                vi = v[i] + biases[i]
+                si = vi >= pop.full
+                out.append((u[i], jnp.where(si, vi - pop.full, vi), r[i], si))
+            elif graded[pop.name]:
                 out.append(sigma_delta_step(u[i], v[i], r[i], a_in(pop, s), biases[i], vths[i], pop.state_exp, pop.relu))
             else:
                 ui, vi, si = lif_step(u[i], v[i], a_in(pop, s), _bias(biases[i], pop.bias_exp), vths[i], pop.du, pop.dv, target)
@@ -126,6 +131,8 @@ def _dynamic(net: SpikingNet):
 
 
 def _static_parameters(pop) -> tuple:
+    if isinstance(pop, SpikeInput):
+        return ("spikes", pop.full)
     if isinstance(pop, SigmaDeltaPopulation):
         return ("sigma-delta", pop.state_exp, pop.role)
     return ("lif", pop.bias_exp, pop.du, pop.dv)
@@ -137,8 +144,8 @@ class _Static:
 
     def __init__(self, net: SpikingNet):
         self.net = net
-        self.key = (id(net.projections), tuple(p.bias_mant.tobytes() + repr(_static_parameters(p)).encode()
-                                               for p in net.populations[1:]))
+        self.key = (id(net.projections), repr(_static_parameters(net.populations[0])),
+                    tuple(p.bias_mant.tobytes() + repr(_static_parameters(p)).encode() for p in net.populations[1:]))
 
     def __hash__(self):
         return hash(self.key)

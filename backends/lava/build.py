@@ -1,4 +1,4 @@
-"""LavaGraph specs -> connected stock Lava processes (LIF, SigmaDelta, Dense, Sparse, Conv).
+"""LavaGraph specs -> connected stock Lava processes (RingBuffer, LIF, SigmaDelta, Dense, Sparse, Conv).
 
 Lava passes unknown keywords into proc_params and never complains, so every process is built
 through checked(): each keyword must be a named parameter of the process or a proc_params key
@@ -16,6 +16,7 @@ from lava.proc.conv.models import PyConvModelFixed
 from lava.proc.conv.process import Conv
 from lava.proc.dense.models import PyDenseModelBitAcc
 from lava.proc.dense.process import Dense
+from lava.proc.io.source import PySendModelFixed, RingBuffer
 from lava.proc.lif.models import PyLifModelBitAcc
 from lava.proc.lif.process import LIF
 from lava.proc.sdn.models import PySigmaDeltaModelFixed
@@ -23,10 +24,10 @@ from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.proc.sparse.models import PySparseModelBitAcc
 from lava.proc.sparse.process import Sparse
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, lava_shape
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, SourceSpec, lava_shape
 
-MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, Dense: PyDenseModelBitAcc,
-          Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
+MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, RingBuffer: PySendModelFixed,
+          Dense: PyDenseModelBitAcc, Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
 ACT_MODES = {"relu": ActivationMode.RELU, "unit": ActivationMode.UNIT}
 
 
@@ -65,16 +66,18 @@ class Built:
     synapses: list  # Dense / Sparse / Conv processes, in graph.connections order
 
 
-def neuron_process(spec, bias_mant: np.ndarray | None = None):
+def neuron_process(spec, bias_mant: np.ndarray | None = None, steps: int = 0):
+    if isinstance(spec, SourceSpec):
+        return checked(RingBuffer, spec.keywords(bias_mant, steps))
     if isinstance(spec, LifSpec):
         return checked(LIF, spec.keywords(bias_mant))
     keywords = spec.keywords(bias_mant)
     return checked(SigmaDelta, {**keywords, "act_mode": ACT_MODES[keywords["act_mode"]]})
 
 
-def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
+def build(graph: LavaGraph, input_bias_mant: np.ndarray, steps: int) -> Built:
     first = graph.populations[0]
-    neurons = {p.name: neuron_process(p, input_bias_mant if p is first else None) for p in graph.populations}
+    neurons = {p.name: neuron_process(p, input_bias_mant if p is first else None, steps) for p in graph.populations}
     synapses = []
     for c in graph.connections:
         src, dst = neurons[c.src], neurons[c.dst]
@@ -90,12 +93,14 @@ def build(graph: LavaGraph, input_bias_mant: np.ndarray) -> Built:
     return Built(neurons, synapses)
 
 
-def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
-    """Back to the state at t = 0, with the next sample's input biases (Vars set between runs)."""
+def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray, steps: int) -> None:
+    """Back to the state at t = 0, with the next sample's input (Vars set between runs)."""
     for spec in graph.populations:
         neurons = built.neurons[spec.name]
         shape = lava_shape(spec.ir_shape)
-        if isinstance(spec, LifSpec):
+        if isinstance(spec, SourceSpec):
+            neurons.data.set(spec.keywords(input_bias_mant, steps)["data"])
+        elif isinstance(spec, LifSpec):
             neurons.u.set(np.zeros(shape, np.int32))
             neurons.v.set(np.full(shape, spec.v_init, np.int32))
         else:
@@ -104,7 +109,7 @@ def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray) -> None:
     first = graph.populations[0]
     if isinstance(first, LifSpec):
         built.neurons[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
-    else:  # Lava's SigmaDelta scaled its bias by 2^state_exp when it was built; set() does not
+    elif not isinstance(first, SourceSpec):  # Lava's SigmaDelta scaled its bias by 2^state_exp when built
         bias = first.keywords(input_bias_mant)["bias"]
         built.neurons[first.name].bias.set((bias << first.state_exp).astype(np.int32))
     for proc in built.synapses:

@@ -2,7 +2,8 @@
 
 JOB_DIR/job.pkl holds {"graph": LavaGraph, "input_bias": (B, *input shape) int32, "steps": T,
 "backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes, u and v (sigma-delta: graded
-payload, sigma, act) for all B * T steps are written to JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by TraceProbes; then JOB_DIR/done is created.
+payload, sigma, act; a host spike source: spikes only) for all B * T steps are written to
+JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by probes; then JOB_DIR/done is created.
 A failure writes the real error (the failing Lava process's traceback, not Lava's "1 Exception(s)
 occurred", and also when Lava would wait forever on the survivors) to JOB_DIR/error.txt, kills
 Lava's worker processes (stop() hangs after an error) and exits 3. SIGTERM (the parent's timeout)
@@ -22,38 +23,35 @@ from pathlib import Path
 import numpy as np
 
 
-def trace_files(job: Path, index: int) -> dict[str, str]:
-    return {k: str(job / f"{index}_{k}.npy") for k in "suv"}
-
-
 def main(job: Path) -> int:
     from lava.magma.core.run_conditions import RunSteps
 
     from snnc.backends.lava.build import build, reset
-    from snnc.backends.lava.probe.probe import TraceProbe
-    from snnc.backends.lava.specs import LifSpec, lava_shape
+    from snnc.backends.lava.probe.probe import SpikeProbe, TraceProbe
+    from snnc.backends.lava.specs import SigmaDeltaSpec, SourceSpec, lava_shape
 
     spec = pickle.loads((job / "job.pkl").read_bytes())
     graph, bias, steps = spec["graph"], spec["input_bias"], spec["steps"]
-    built = build(graph, bias[0])
+    built = build(graph, bias[0], steps)
     for i, pop in enumerate(graph.populations):
         shape = lava_shape(pop.ir_shape)
-        files = trace_files(job, i)
-        lif = isinstance(pop, LifSpec)
+        source, graded = isinstance(pop, SourceSpec), isinstance(pop, SigmaDeltaSpec)
+        files = {k: str(job / f"{i}_{k}.npy") for k in ("s" if source else "suv")}
         for kind, path in files.items():
-            np.lib.format.open_memmap(path, "w+", bool if kind == "s" and lif else np.int32, (len(bias) * steps, *shape))
-        probe = TraceProbe(shape=shape, files=files, name=f"probe_{pop.name}")
+            np.lib.format.open_memmap(path, "w+", np.int32 if kind != "s" or graded else bool, (len(bias) * steps, *shape))
         neurons = built.neurons[pop.name]
+        probe = (SpikeProbe if source else TraceProbe)(shape=shape, files=files, name=f"probe_{pop.name}")
         neurons.s_out.connect(probe.s_in)
-        probe.u_ref.connect_var(neurons.u if lif else neurons.sigma)
-        probe.v_ref.connect_var(neurons.v if lif else neurons.act)
+        if not source:
+            probe.u_ref.connect_var(neurons.sigma if graded else neurons.u)
+            probe.v_ref.connect_var(neurons.act if graded else neurons.v)
     root = built.neurons[graph.populations[0].name]
     run_cfg = _run_config(spec["backend"])
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         for b in range(len(bias)):
             if b:
-                reset(built, graph, bias[b])
+                reset(built, graph, bias[b], steps)
             _watched_run(root, RunSteps(num_steps=steps), run_cfg)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent with the failing process's traceback
         (job / "error.txt").write_text(_lava_errors(root) or f"{type(exc).__name__}: {exc}")

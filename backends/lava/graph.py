@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec, SigmaDeltaSpec
-from snnc.compiler.ir.spiking import Projection, SigmaDeltaPopulation, SpikingNet
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec, SigmaDeltaSpec, SourceSpec
+from snnc.compiler.ir.spiking import Projection, SigmaDeltaPopulation, SpikeInput, SpikingNet
 
 GRADED_MESSAGE_BITS = 24  # graded payloads: Lava's SigmaDelta s_out precision
 
@@ -29,6 +29,8 @@ def lava_graph(net: SpikingNet) -> LavaGraph:
 
 
 def _population(p):
+    if isinstance(p, SpikeInput):
+        return SourceSpec(p.name, p.shape, p.full)
     mant = np.asarray(p.bias_mant, np.int32)
     if isinstance(p, SigmaDeltaPopulation):
         return SigmaDeltaSpec(p.name, p.shape, p.vth, mant, p.state_exp, "relu" if p.relu else "unit")

@@ -29,6 +29,31 @@ def to_lava(x: np.ndarray, rank: int) -> np.ndarray:
 from_lava = to_lava  # swapping two axes is its own inverse
 
 
+def rate_spike_trains(mant: np.ndarray, full: int, steps: int) -> np.ndarray:
+    """The host's input spike trains (IR SpikeInput) for mantissas (B, *shape): (B, steps, *shape)."""
+    v = np.full(mant.shape, full // 2, np.int64)
+    trains = []
+    for _ in range(steps):
+        v += mant
+        spikes = v >= full
+        v -= full * spikes
+        trains.append(spikes)
+    return np.stack(trains, axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class SourceSpec:
+    """Host-generated input spikes: lava.proc.io.source.RingBuffer (PySendModelFixed), whose data
+    (*Lava shape, T) it sends column (t - 1) % T at step t."""
+    name: str
+    ir_shape: tuple[int, ...]
+    full: int
+
+    def keywords(self, bias_mant: np.ndarray, steps: int) -> dict:
+        trains = rate_spike_trains(bias_mant[None], self.full, steps)[0]  # (steps, *ir_shape)
+        return dict(data=np.moveaxis(to_lava(trains, len(self.ir_shape)), 0, -1).astype(np.int32))
+
+
 @dataclass(frozen=True, eq=False)
 class LifSpec:
     """A population: lava.proc.lif.process.LIF, fixed_pt (PyLifModelBitAcc)."""
@@ -101,5 +126,5 @@ class ConvSpec:
 
 @dataclass(frozen=True, eq=False)
 class LavaGraph:
-    populations: tuple[LifSpec | SigmaDeltaSpec, ...]  # input first
+    populations: tuple[SourceSpec | LifSpec | SigmaDeltaSpec, ...]  # input first
     connections: tuple[MatrixSpec | ConvSpec, ...]

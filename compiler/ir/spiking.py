@@ -13,7 +13,8 @@ Integer semantics of a SpikingNet (all state int32, t = 1, 2, ...):
   s(t) = v(t) > (vth << 6);  v(t) = 0 where s(t)            (hard reset)
   decay(x, d) = sign(x) * ((|x| * (4096 - d)) >> 12)           (rounds toward zero)
   u(0) = 0, v(0) = v_init, s(0) = 0.
-The input population has no incoming projections: its bias_mant is set per sample by encode().
+The input population has no incoming projections: its bias_mant is set per sample by encode();
+compiled networks use a SpikeInput instead (host-generated spike trains, below).
 The output population is read out as spikes_total * (vth << 6) + v(T).
 """
 
@@ -124,6 +125,32 @@ class LifPopulation:
 
 
 @dataclass(frozen=True, eq=False)
+class SpikeInput:
+    """Input spike trains generated on the host (Lava: a RingBuffer), a deterministic rate code:
+    with m = encode(x) in [0, full], each neuron integrates m per step and subtracts full when it
+    spikes (int32): v(t) = v(t-1) + m; s(t) = v(t) >= full; v(t) -= full where s(t); v(0) = full / 2.
+    Spike counts are round(m t / full), without the hard reset's loss."""
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    full: int
+    scale: float
+    layer: str
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def vth(self) -> int:
+        return self.full
+
+    @property
+    def v_init(self) -> int:
+        return self.full // 2
+
+
+@dataclass(frozen=True, eq=False)
 class SigmaDeltaPopulation:
     """Loihi 2 sigma-delta neurons with graded spikes (lava.proc.sdn SigmaDelta, fixed_pt), int32:
       sigma(t) = sigma(t-1) + a_in(t)               a_in = sum_q (W_q s_q(t-1)) << weight_exp_q
@@ -159,7 +186,7 @@ class InputEncoding:
 
 @dataclass(frozen=True, eq=False)
 class SpikingNet:
-    populations: tuple[LifPopulation | SigmaDeltaPopulation, ...]
+    populations: tuple[SpikeInput | LifPopulation | SigmaDeltaPopulation, ...]
     projections: tuple[Projection, ...]
     encoding: InputEncoding
     notes: tuple[str, ...] = ()

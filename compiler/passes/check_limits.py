@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikingNet
+from snnc.compiler.ir.spiking import LifPopulation, SigmaDeltaPopulation, SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
 from snnc.errors import SnncError
 from snnc.targets import Target
@@ -30,7 +30,7 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
         where = f"population {pop.name!r} (layer {pop.layer})"
         if isinstance(pop, SigmaDeltaPopulation):
             problems += _sigma_delta_violations(pop, where, target)
-        else:
+        elif isinstance(pop, LifPopulation):
             problems += _lif_violations(pop, where, target)
         for q in incoming:
             if not np.array_equal(to_weight_grid(q.weight, target), q.weight):
@@ -74,7 +74,7 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
     problems = violations(net, target)
     if problems:
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
-    lif = [p for p in net.populations[1:] if not isinstance(p, SigmaDeltaPopulation)]
+    lif = [p for p in net.populations[1:] if isinstance(p, LifPopulation)]
     if not lif:
         return net, [f"limits of {target.name} hold; graded sums are not bounded statically: sigma stays within "
                      "24 bits for activations up to 32 times their calibrated scale"]

@@ -13,7 +13,9 @@ so its rate approximates rho a / lambda_p. Per population, vth_p is the largest 
 Weights are W' vth_p rounded to that grid (weight_exp 0: negative exponents round differently in
 Lava and on the chip). Biases are rho V_p b / lambda_p in a 13-bit mantissa and the smallest
 exponent that fits. The output population never spikes in practice (vth at its maximum): its
-potential accumulates the weighted input, read out as spikes * V + v.
+potential accumulates the weighted input, read out as spikes * V + v. The input arrives as spike
+trains the host generates at rate rho x / lambda_in (SpikeInput): a constant bias into a
+hard-reset neuron could only fire at rates 1 / k.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import FloatNet, InputEncoding, LifPopulation, Projection, SpikingNet
+from snnc.compiler.ir.spiking import FloatNet, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet
 from snnc.errors import SnncError
 from snnc.targets import Target
 
 
+INPUT_FULL = 4096  # resolution of the host's input rate code (rates m / 4096 spikes per step)
+
+
 @dataclass(frozen=True)
 class RateCoding:
-    max_rate: float = 0.35  # rho: the rate (spikes per step) an activation of lambda maps to
+    max_rate: float = 0.9  # rho: the rate (spikes per step) an activation of lambda maps to
     v_init: float = 0.5  # initial membrane potential as a fraction of the threshold
 
 
@@ -76,11 +81,8 @@ def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Ta
 def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding) -> tuple[SpikingNet, list[str]]:
     rho = coding.max_rate
     inp = net.populations[0]
-    high = target.bias_mant_range[1]
-    vth_in = int(np.ceil(high / (rho * 2 ** target.vth_shift)))
-    encoding = InputEncoding(gain=rho * (vth_in << target.vth_shift) / scales[inp.name], max_mant=high)
-    pops = [LifPopulation(inp.name, inp.shape, "input", vth_in, np.zeros(inp.shape, np.int32), 0,
-                          int(coding.v_init * (vth_in << target.vth_shift)), 4095, 0, scales[inp.name], inp.layer)]
+    encoding = InputEncoding(gain=rho * INPUT_FULL / scales[inp.name], max_mant=INPUT_FULL)
+    pops = [SpikeInput(inp.name, inp.shape, "input", INPUT_FULL, scales[inp.name], inp.layer)]
     projections: list[Projection] = []
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
@@ -94,5 +96,6 @@ def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: Ra
         pops.append(LifPopulation(
             pop.name, pop.shape, pop.role, target.vth_max if output else theta, mant, exp,
             0 if output else int(coding.v_init * v_threshold), 4095, 0, scales[pop.name], pop.layer))
-    notes = [f"rate coding: activation lambda -> {rho:g} spikes/step, v_init {coding.v_init:g} x threshold"]
+    notes = [f"rate coding: activation lambda -> {rho:g} spikes/step, v_init {coding.v_init:g} x threshold; "
+             "input as host-generated spike trains (reset by subtraction, no hard-reset loss)"]
     return SpikingNet(tuple(pops), tuple(projections), encoding, net.notes), notes

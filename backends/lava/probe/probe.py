@@ -48,3 +48,25 @@ class PyTraceProbeModel(PyLoihiProcessModel):
     def run_post_mgmt(self):
         self.maps["u"][self.time_step - 1] = self.u_ref.read()
         self.maps["v"][self.time_step - 1] = self.v_ref.read()
+
+
+class SpikeProbe(AbstractProcess):
+    """Records only spikes (for sources such as a RingBuffer, which have no u or v)."""
+
+    def __init__(self, *, shape: tuple, files: dict, name: str | None = None):
+        super().__init__(shape=shape, files=files, name=name)
+        self.s_in = InPort(shape=shape)
+
+
+@implements(proc=SpikeProbe, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpikeProbeModel(PyLoihiProcessModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.spikes = np.load(proc_params["files"]["s"], mmap_mode="r+")
+
+    def run_spk(self):
+        self.spikes[self.time_step - 1] = self.s_in.recv()
