@@ -42,12 +42,12 @@ def assert_same(got: Trace, want: Trace):
 def test_jax_simulator_replays_the_golden_lava_trace(golden):
     stored, net, bias = golden
     assert sum(int(stored.s[n].sum()) for n in stored.populations[1:-1]) > 100  # hidden layers do spike
-    assert_same(trace(net, LOIHI2, bias, len(stored.u["input"])), stored)
+    assert_same(trace(net, LOIHI2, bias, len(stored.s["input"])), stored)
 
 
 def test_lava_backend_replays_the_golden_lava_trace(golden):
     stored, net, bias = golden
-    assert_same(lava_trace(net, bias, len(stored.u["input"])), stored)
+    assert_same(lava_trace(net, bias, len(stored.s["input"])), stored)
 
 
 def test_verify_cli_bit_exact_json(capsys, tmp_path):
