@@ -178,15 +178,15 @@ def compile(model: str | Path, target: str = "loihi2", calibration: str | Path |
         cal = Calibration(batches, percentile)
         cal_manifest = {"file": calibration.name, "sha256": file_sha256(calibration), "samples": samples,
                         "percentile": percentile}
-    coding = RateCoding(max_rate=max_rate) if neuron == "lif" else SigmaDeltaCoding()
+    coding = RateCoding(max_rate=max_rate, timesteps=timesteps_hint) if neuron == "lif" else SigmaDeltaCoding()
     compiled = compile_graph(graph, hardware, cal, coding, maxpool, timesteps_hint)
     manifest = {
         "versions": _versions(),
         "source_model": {"file": model.name, "sha256": file_sha256(model)},
         "calibration": cal_manifest,
         "target": hardware.name,
-        "options": {"neuron": neuron, "maxpool": maxpool, "percentile": percentile, **coding.__dict__,
-                    "timesteps_hint": timesteps_hint},
+        "options": {"neuron": neuron, "maxpool": maxpool, "percentile": percentile, "timesteps_hint": timesteps_hint,
+                    **coding.__dict__},
         "scales": compiled.scales,
         "thresholds": {p.name: p.vth for p in compiled.spiking.populations},
         "notes": list(compiled.notes),

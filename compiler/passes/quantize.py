@@ -36,6 +36,22 @@ INPUT_FULL = 4096  # resolution of the host's input rate code (rates m / 4096 sp
 class RateCoding:
     max_rate: float = 0.9  # rho: the rate (spikes per step) an activation of lambda maps to
     v_init: float = 0.5  # initial membrane potential as a fraction of the threshold
+    timesteps: int = 64  # the T the network is tuned for (latency compensation)
+
+
+def latency_factors(net: FloatNet, timesteps: int) -> tuple[dict[int, float], dict[str, float]]:
+    """Every projection delays by one step. A population whose longest input path has d projections
+    integrates real input for T - d of the T steps while its bias acts on all T, and a shorter
+    (residual) path from a source at depth d_src delivers for T - d_src - 1 steps. Scaling each
+    projection by (T - d_dst) / (T - d_src - 1) and each bias by (T - d_dst) / T restores the ANN's
+    proportions in what a population has accumulated by step T. Factors by projection index and
+    by population name."""
+    depth = {net.populations[0].name: 0}
+    for pop in net.populations[1:]:
+        depth[pop.name] = 1 + max(depth[q.src] for q in net.incoming(pop.name))
+    window = {name: max(timesteps - d, 1) for name, d in depth.items()}
+    weights = {i: window[q.dst] / max(timesteps - depth[q.src] - 1, 1) for i, q in enumerate(net.projections)}
+    return weights, {name: window[name] / timesteps for name in depth}
 
 
 def to_weight_grid(scaled: np.ndarray, target: Target) -> np.ndarray:
@@ -84,18 +100,21 @@ def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: Ra
     encoding = InputEncoding(gain=rho * INPUT_FULL / scales[inp.name], max_mant=INPUT_FULL)
     pops = [SpikeInput(inp.name, inp.shape, "input", INPUT_FULL, scales[inp.name], inp.layer)]
     projections: list[Projection] = []
+    weight_factor, bias_factor = latency_factors(net, coding.timesteps)
+    index = {id(q): i for i, q in enumerate(net.projections)}
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
-        scaled = [q.weight * (scales[q.src] / scales[pop.name]) for q in incoming]
+        scaled = [q.weight * (scales[q.src] / scales[pop.name] * weight_factor[index[id(q)]]) for q in incoming]
         kinds = [q.kind for q in incoming]
         theta = _population_threshold(scaled, kinds, target)
         projections += [q.replace(weight=to_weight_grid(w * theta, target)) for q, w in zip(incoming, scaled)]
         v_threshold = theta << target.vth_shift
-        mant, exp = split_bias(rho * v_threshold * pop.bias / scales[pop.name], target)
+        mant, exp = split_bias(rho * v_threshold * pop.bias * bias_factor[pop.name] / scales[pop.name], target)
         output = pop.role == "output"
         pops.append(LifPopulation(
             pop.name, pop.shape, pop.role, target.vth_max if output else theta, mant, exp,
             0 if output else int(coding.v_init * v_threshold), 4095, 0, scales[pop.name], pop.layer))
     notes = [f"rate coding: activation lambda -> {rho:g} spikes/step, v_init {coding.v_init:g} x threshold; "
-             "input as host-generated spike trains (reset by subtraction, no hard-reset loss)"]
+             "input as host-generated spike trains (reset by subtraction, no hard-reset loss); "
+             f"biases and residual paths compensated for each layer's latency at T={coding.timesteps}"]
     return SpikingNet(tuple(pops), tuple(projections), encoding, net.notes), notes
