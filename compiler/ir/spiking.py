@@ -104,8 +104,17 @@ class FloatNet:
         return values
 
 
+class _Neurons:
+    """Shared by every population kind: the neuron count of its shape."""
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
 @dataclass(frozen=True, eq=False)
-class LifPopulation:
+class LifPopulation(_Neurons):
     """Neurons of Loihi's LIF model (see the module docstring); arrays are per neuron (self.shape)."""
     name: str
     shape: tuple[int, ...]
@@ -119,13 +128,9 @@ class LifPopulation:
     scale: float  # float activation lambda that maps to rate rho (for reports)
     layer: str
 
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
 
 @dataclass(frozen=True, eq=False)
-class SpikeInput:
+class SpikeInput(_Neurons):
     """Input spike trains generated on the host (Lava: a RingBuffer), a deterministic rate code:
     with m = encode(x) in [0, full], each neuron integrates m per step and subtracts full when it
     spikes (int32): v(t) = v(t-1) + m; s(t) = v(t) >= full; v(t) -= full where s(t); v(0) = full / 2.
@@ -138,10 +143,6 @@ class SpikeInput:
     layer: str
 
     @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
     def vth(self) -> int:
         return self.full
 
@@ -151,7 +152,7 @@ class SpikeInput:
 
 
 @dataclass(frozen=True, eq=False)
-class SigmaDeltaPopulation:
+class SigmaDeltaPopulation(_Neurons):
     """Loihi 2 sigma-delta neurons with graded spikes (lava.proc.sdn SigmaDelta, fixed_pt), int32:
       sigma(t) = sigma(t-1) + a_in(t)               a_in = sum_q (W_q s_q(t-1)) << weight_exp_q
       act(t) = relu(sigma(t) + (bias_mant << state_exp))     (no relu for the output population)
@@ -167,10 +168,6 @@ class SigmaDeltaPopulation:
     state_exp: int
     scale: float
     layer: str
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
 
     @property
     def relu(self) -> bool:
