@@ -31,7 +31,7 @@ def graph_passes(maxpool: str) -> tuple:
 
 
 def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None,
-                  coding: RateCoding | SigmaDeltaCoding, maxpool: str = "refuse", timesteps_hint: int = 64) -> CompiledNetwork:
+                  coding: RateCoding | SigmaDeltaCoding, maxpool: str = "refuse") -> CompiledNetwork:
     """Rate coding on LIF neurons (RateCoding) or graded sigma-delta neurons (SigmaDeltaCoding)."""
     notes: list[str] = []
     for graph_pass in graph_passes(maxpool):
@@ -47,7 +47,7 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         spiking, new = quantize(float_net, target, scales, coding)
     notes += new
     if calibration is not None and isinstance(coding, RateCoding):
-        spiking, new = calibrate_thresholds(spiking, float_net, target, calibration, scales, coding, timesteps_hint)
+        spiking, new = calibrate_thresholds(spiking, float_net, target, calibration, scales, coding, coding.timesteps)
         notes += new
     spiking, new = check_limits(spiking, target)
     notes += new

@@ -179,7 +179,7 @@ def compile(model: str | Path, target: str = "loihi2", calibration: str | Path |
         cal_manifest = {"file": calibration.name, "sha256": file_sha256(calibration), "samples": samples,
                         "percentile": percentile}
     coding = RateCoding(max_rate=max_rate, timesteps=timesteps_hint) if neuron == "lif" else SigmaDeltaCoding()
-    compiled = compile_graph(graph, hardware, cal, coding, maxpool, timesteps_hint)
+    compiled = compile_graph(graph, hardware, cal, coding, maxpool)
     manifest = {
         "versions": _versions(),
         "source_model": {"file": model.name, "sha256": file_sha256(model)},
