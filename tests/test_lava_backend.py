@@ -134,11 +134,6 @@ def test_loihi_hardware_backend_without_lava_loihi_is_a_clear_error():
         lava_trace(hand_net(), HAND_BIAS, 4, backend="loihi2-hw")
 
 
-def test_report_values_compared():
-    """Not a check: prints how many values the Lava property tests compared (run with -s)."""
-    print(f"\nLava == JAX: {sum(COMPARED)} values compared in {len(COMPARED)} runs")
-
-
 def within_24_bits(t) -> bool:
     return all(np.abs(t.u[n]).max() < 2 ** 23 and np.abs(t.v[n]).max() < 2 ** 23 for n in t.populations)
 
@@ -170,3 +165,8 @@ def test_host_spike_trains_reach_lava_through_a_ring_buffer():
     got = lava_trace(net, HAND_BIAS, 8)
     assert set(got.u) == {"h", "output"}  # the source has no u, v on the chip
     assert_traces_equal(want, got)
+
+
+def test_report_values_compared():
+    """Not a check: prints how many values the Lava property tests compared (run with -s)."""
+    print(f"\nLava == JAX: {sum(COMPARED)} values compared in {len(COMPARED)} runs")
