@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import jax
 import numpy as np
 
-from snnc.backends.jax.simulator import readout, trace
+from snnc.backends.jax.simulator import neuron_spike_counts, readout, trace
 from snnc.backends.lava.runner import lava_trace
 from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikeInput, SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration
@@ -25,6 +25,7 @@ from snnc.compiler.pipeline import compile_graph
 from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact, load_artifact, save_artifact
 from snnc.runtime.compare import Comparison, compare
+from snnc.runtime.counts import CountTally, LayerCounts, energy_estimate
 from snnc.runtime.data import array_info, file_sha256, iter_x, load_labels
 from snnc.runtime.trace import save_trace
 from snnc.targets import get_target
@@ -66,11 +67,18 @@ class EvaluateResult:
     samples: int
     results: tuple[TimestepAccuracy, ...]
     ann_accuracy: float | None
+    layers: tuple[LayerCounts, ...] = ()  # counts per population at the largest T
+    energy: dict | None = None  # energy estimate per inference at the largest T
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def synops(self) -> float:
+        return sum(layer.synops for layer in self.layers)
 
     def to_json(self) -> dict:
         return {"samples": self.samples, "ann_accuracy": self.ann_accuracy,
-                "results": [{"timesteps": r.timesteps, "accuracy": r.accuracy, "correct": r.correct} for r in self.results]}
+                "results": [{"timesteps": r.timesteps, "accuracy": r.accuracy, "correct": r.correct} for r in self.results],
+                "layers": [layer.to_json() for layer in self.layers], "synops": self.synops, "energy": self.energy}
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,8 @@ def compile(model: str | Path, target: str = "loihi2", calibration: str | Path |
 
 def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = (8, 16, 32, 64),
              limit: int | None = None) -> EvaluateResult:
-    """Accuracy of the integer network (JAX reference simulator) at each T, and of the ANN."""
+    """Accuracy of the integer network (JAX reference simulator) at each T, and of the ANN; spike,
+    synapse and energy counts per layer at the largest T."""
     if not timesteps or any(int(t) < 1 for t in timesteps):
         raise SnncError(f"timesteps must be positive integers, got {list(timesteps)}")
     timesteps = tuple(sorted({int(t) for t in timesteps}))
@@ -208,19 +217,23 @@ def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = 
     correct = {t: 0 for t in timesteps}
     ann_correct = 0
     forward = jax.jit(lambda x: art.float_net.forward(x)["output"])
+    tally = CountTally(net, timesteps[-1])
     seen = 0
     with _progress("evaluating", len(labels)) as advance:
         for batch in _tracked(iter_x(data, net.input.shape, BATCH, len(labels)), advance):
             y = labels[seen: seen + len(batch)]
             seen += len(batch)
-            out = readout(net, hardware, net.encode(batch), timesteps)
+            bias = net.encode(batch)
+            out = readout(net, hardware, bias, timesteps)
+            tally.add(neuron_spike_counts(net, hardware, bias, timesteps[-1]))
             for t in timesteps:
                 correct[t] += int((out[t].reshape(len(batch), -1).argmax(1) == y).sum())
             ann_correct += int((np.asarray(forward(batch)).reshape(len(batch), -1).argmax(1) == y).sum())
     if seen == 0:
         raise SnncError(f"{data}: no samples")
     results = tuple(TimestepAccuracy(t, correct[t] / seen, correct[t]) for t in timesteps)
-    return EvaluateResult(seen, results, ann_correct / seen)
+    layers = tally.layers()
+    return EvaluateResult(seen, results, ann_correct / seen, layers, energy_estimate(net, layers, hardware, timesteps[-1]))
 
 
 def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: int = 24,

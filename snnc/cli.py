@@ -86,6 +86,10 @@ def evaluate(artifact, data, timesteps, samples, as_json):
         table.add_row(str(r.timesteps), f"{r.accuracy:.4f}", f"{100 * (r.accuracy - result.ann_accuracy):+.2f} pts")
     table.add_row("ANN", f"{result.ann_accuracy:.4f}", "")
     out.print(table)
+    e = result.energy
+    out.print(f"T={e['timesteps']}, per sample: {e['spikes']:.0f} spikes, {result.synops:,.0f} synaptic ops; "
+              f"energy estimate {e['snn_uj']:.3g} uJ on {e['target']} vs ANN {e['ann_uj']:.3g} uJ "
+              "(per-operation figures and sources: --json)", highlight=False)
 
 
 @cli.command()

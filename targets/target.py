@@ -14,6 +14,24 @@ from snnc.errors import SnncError
 
 
 @dataclass(frozen=True)
+class EnergyModel:
+    """Per-operation energies for estimates (not measurements), with their published source."""
+    synop_pj: float  # one synaptic operation: a spike (or graded message) reaching one synapse
+    neuron_update_pj: float  # one active neuron update (one neuron, one timestep)
+    spike_pj: float  # sending one spike within a tile
+    source: str
+    ann_mac_pj: float = 4.6  # one 32-bit float multiply-accumulate (3.7 pJ multiply + 0.9 pJ add)
+    ann_source: str = "Horowitz, ISSCC 2014: 45 nm CMOS, 32-bit float multiply-add, arithmetic only"
+
+
+LOIHI_ENERGY = EnergyModel(
+    synop_pj=23.6, neuron_update_pj=52.0, spike_pj=1.7,
+    source="Davies et al., Loihi, IEEE Micro 38(1), 2018, Table 2 (Loihi 1 silicon; Intel publishes no "
+           "per-operation figures for Loihi 2, so the same are used for it)",
+)
+
+
+@dataclass(frozen=True)
 class Target:
     """One neuromorphic chip, as the numbers the compiler and both simulators obey.
 
@@ -41,6 +59,7 @@ class Target:
     graded_bits: int = 24  # sigma, act and graded spike payloads (Lava SigmaDelta precision 24)
     sd_bias_bits: int = 16  # signed sigma-delta bias (Lava SigmaDelta bias precision 16)
     state_exp_max: int = 7  # sigma-delta state exponent (3 bits)
+    energy: EnergyModel = LOIHI_ENERGY
     neurons_per_core: int = 8192
     synapse_bytes_per_core: int = 131072
     cores_per_chip: int = 128

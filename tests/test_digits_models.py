@@ -61,3 +61,10 @@ def test_evaluate_json_shape(data, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [r["timesteps"] for r in report["results"]] == [8, 32]
     assert all(0 <= r["accuracy"] <= 1 for r in report["results"]) and report["samples"] == 360
+    layers = report["layers"]
+    assert [layer["neurons"] for layer in layers] == [64, 64, 32, 10]  # mlp: input, two hidden, output
+    assert all(len(layer["spike_histogram"]) == 33 and abs(sum(layer["spike_histogram"]) - layer["neurons"]) < 1e-9
+               for layer in layers)
+    assert report["synops"] == sum(layer["synops"] for layer in layers) > 0
+    assert report["energy"]["estimate"] is True and report["energy"]["timesteps"] == 32
+    assert report["energy"]["snn_uj"] > 0 and report["energy"]["ann_uj"] > 0

@@ -164,15 +164,22 @@ def _count_scan(net, target, input_bias, steps, start, vths, v_inits):
     def body(carry, t):
         state, counts = carry
         state = step(state)
-        counts = tuple(c + jnp.where(t >= start, _fired(s).sum(), 0) for c, s in zip(counts, state[3]))
+        counts = tuple(c + jnp.where(t >= start, _fired(s), False).astype(jnp.int32) for c, s in zip(counts, state[3]))
         return (state, counts), None
 
-    counts = tuple(jnp.zeros((), jnp.int32) for _ in net.populations)
-    (_, counts), _ = jax.lax.scan(body, (_initial_state(net, input_bias.shape[0], v_inits), counts), jnp.arange(1, steps + 1))
+    batch = input_bias.shape[0]
+    counts = tuple(jnp.zeros((batch, *p.shape), jnp.int32) for p in net.populations)
+    (_, counts), _ = jax.lax.scan(body, (_initial_state(net, batch, v_inits), counts), jnp.arange(1, steps + 1))
     return counts
+
+
+def neuron_spike_counts(net: SpikingNet, target: Target, input_bias: np.ndarray, steps: int,
+                        start: int = 1) -> dict[str, np.ndarray]:
+    """Every neuron's spikes (sigma-delta: messages sent) over steps start..steps, (B, *shape)."""
+    counts = _count_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), steps, start, *_dynamic(net))
+    return {p.name: np.asarray(c) for p, c in zip(net.populations, counts)}
 
 
 def spike_counts(net: SpikingNet, target: Target, input_bias: np.ndarray, steps: int, start: int = 1) -> dict[str, int]:
     """Total spikes per population over steps start..steps, summed over the batch."""
-    counts = _count_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), steps, start, *_dynamic(net))
-    return {p.name: int(c) for p, c in zip(net.populations, counts)}
+    return {name: int(c.sum()) for name, c in neuron_spike_counts(net, target, input_bias, steps, start).items()}

@@ -11,10 +11,10 @@ Only parameters on which Lava's fixed_pt CPU models and the chip agree are emitt
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
 from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec, SigmaDeltaSpec, SourceSpec
 from snnc.compiler.ir.spiking import Projection, SigmaDeltaPopulation, SpikeInput, SpikingNet
+from snnc.compiler.ir.synapses import synapse_matrix
 
 GRADED_MESSAGE_BITS = 24  # graded payloads: Lava's SigmaDelta s_out precision
 
@@ -46,7 +46,7 @@ def _connection(q: Projection, src_shape, dst_shape, message_bits: int):
         weight = np.ascontiguousarray(np.asarray(q.weight, np.int32)[::-1, ::-1].transpose(3, 1, 0, 2))
         return ConvSpec(q.src, q.dst, src_shape, dst_shape, weight, (pl, pt), q.conv.strides[::-1], q.conv.groups,
                         message_bits)
-    return MatrixSpec("sparse", q.src, q.dst, src_shape, dst_shape, conv_matrix(q, src_shape, dst_shape), q.weight_exp,
+    return MatrixSpec("sparse", q.src, q.dst, src_shape, dst_shape, synapse_matrix(q, src_shape, dst_shape), q.weight_exp,
                       message_bits)
 
 
@@ -56,20 +56,3 @@ def _lava_conv_fits(q: Projection, src_shape, dst_shape) -> bool:
     sh, sw = q.conv.strides
     out = ((src_shape[0] + 2 * pt - kh) // sh + 1, (src_shape[1] + 2 * pl - kw) // sw + 1)
     return pt == pb and pl == pr and out == tuple(dst_shape[:2])
-
-
-def conv_matrix(q: Projection, src_shape, dst_shape) -> sparse.csr_matrix:
-    """The synapses of a convolution projection as a (n_dst, n_src) matrix over C-order flattening."""
-    H, W, C = src_shape
-    OH, OW, O = dst_shape
-    kh, kw, cin_g, _ = q.weight.shape
-    (pt, _), (pl, _) = q.conv.pads
-    sh, sw = q.conv.strides
-    oh, ow, o, i, j, c = np.meshgrid(*(np.arange(n) for n in (OH, OW, O, kh, kw, cin_g)), indexing="ij")
-    h, w = oh * sh + i - pt, ow * sw + j - pl
-    channel = (o // (O // q.conv.groups)) * cin_g + c
-    values = np.asarray(q.weight, np.int32)[i, j, c, o]
-    keep = (h >= 0) & (h < H) & (w >= 0) & (w < W) & (values != 0)
-    rows = ((oh * OW + ow) * O + o)[keep]
-    cols = ((h * W + w) * C + channel)[keep]
-    return sparse.csr_matrix((values[keep], (rows, cols)), shape=(OH * OW * O, H * W * C), dtype=np.int32)

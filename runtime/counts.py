@@ -1,0 +1,77 @@
+"""Spike, synapse and energy counts of the integer network (what SpKeras' SpikeCounter and
+NeuronNumbers and SNN Toolbox's operation counts report), per layer and per sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.compiler.ir.spiking import SpikeInput, SpikingNet
+from snnc.compiler.ir.synapses import synapse_matrix
+from snnc.targets import Target
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    population: str
+    layer: str
+    neurons: int
+    spikes_mean: float  # spikes (sigma-delta: messages) of the whole population per sample
+    spikes_max: int  # the most spikes of any one neuron in any sample
+    histogram: tuple[float, ...]  # neurons per sample with k spikes, k = 0..T
+    synops: float  # per sample: every spike times the number of synapses it reaches
+    ann_macs: int  # the ANN's multiply-accumulates computing this population, per inference
+
+    def to_json(self) -> dict:
+        return {"population": self.population, "layer": self.layer, "neurons": self.neurons,
+                "spikes_mean": self.spikes_mean, "spikes_max": self.spikes_max,
+                "spike_histogram": list(self.histogram), "synops": self.synops, "ann_macs": self.ann_macs}
+
+
+class CountTally:
+    """Accumulates per-neuron spike counts (B, *shape) over batches of one run of `steps` steps."""
+
+    def __init__(self, net: SpikingNet, steps: int):
+        self.net, self.steps, self.samples = net, steps, 0
+        shapes = {p.name: p.shape for p in net.populations}
+        self.fan_out = {p.name: np.zeros(p.size, np.int64) for p in net.populations}
+        self.macs = {p.name: 0 for p in net.populations}
+        for q in net.projections:
+            synapses = synapse_matrix(q, shapes[q.src], shapes[q.dst])
+            self.fan_out[q.src] += synapses.getnnz(axis=0)
+            self.macs[q.dst] += synapse_matrix(q.replace(weight=np.ones_like(q.weight)), shapes[q.src], shapes[q.dst]).nnz
+        self.total = {p.name: 0 for p in net.populations}
+        self.peak = {p.name: 0 for p in net.populations}
+        self.synops = {p.name: 0 for p in net.populations}
+        self.hist = {p.name: np.zeros(steps + 1, np.int64) for p in net.populations}
+
+    def add(self, counts: dict[str, np.ndarray]) -> None:
+        for name, c in counts.items():
+            flat = c.reshape(len(c), -1).astype(np.int64)
+            self.total[name] += int(flat.sum())
+            self.peak[name] = max(self.peak[name], int(flat.max(initial=0)))
+            self.synops[name] += int((flat * self.fan_out[name]).sum())
+            self.hist[name] += np.bincount(flat.ravel(), minlength=self.steps + 1)[: self.steps + 1]
+        self.samples += len(next(iter(counts.values())))
+
+    def layers(self) -> tuple[LayerCounts, ...]:
+        n = max(self.samples, 1)
+        return tuple(LayerCounts(p.name, p.layer, p.size, self.total[p.name] / n, self.peak[p.name],
+                                 tuple(float(h) / n for h in self.hist[p.name]), self.synops[p.name] / n,
+                                 self.macs[p.name]) for p in self.net.populations)
+
+
+def energy_estimate(net: SpikingNet, layers: tuple[LayerCounts, ...], target: Target, steps: int) -> dict:
+    """Energy per inference from the counts and the target's per-operation figures: an estimate.
+    Every chip neuron is updated every step; host spike sources are not chip neurons."""
+    e = target.energy
+    chip_neurons = sum(p.size for p in net.populations if not isinstance(p, SpikeInput))
+    synops = sum(layer.synops for layer in layers)
+    spikes = sum(layer.spikes_mean for layer in layers)
+    snn_pj = synops * e.synop_pj + chip_neurons * steps * e.neuron_update_pj + spikes * e.spike_pj
+    ann_pj = sum(layer.ann_macs for layer in layers) * e.ann_mac_pj
+    return {"estimate": True, "target": target.name, "timesteps": steps, "snn_uj": snn_pj / 1e6, "ann_uj": ann_pj / 1e6,
+            "synops": synops, "neuron_updates": chip_neurons * steps, "spikes": spikes,
+            "synop_pj": e.synop_pj, "neuron_update_pj": e.neuron_update_pj, "spike_pj": e.spike_pj,
+            "source": e.source, "ann_mac_pj": e.ann_mac_pj, "ann_source": e.ann_source}

@@ -1,0 +1,59 @@
+"""Spike, synapse and energy counts against an independent count from the full trace."""
+
+import numpy as np
+import pytest
+
+import numpy_reference as ref
+from snnc.backends.jax.simulator import neuron_spike_counts, trace
+from snnc.runtime.counts import CountTally, energy_estimate
+from snnc.targets import LOIHI2
+from test_simulator_exact import random_net
+
+
+def fan_out_by_one_hot(q, src_shape, dst_shape) -> np.ndarray:
+    """Synapses each source neuron reaches: nonzero outputs of the projection on a one-hot input."""
+    out = []
+    for i in range(int(np.prod(src_shape))):
+        x = np.zeros(int(np.prod(src_shape)), np.int64)
+        x[i] = 1
+        x = x.reshape(src_shape)
+        w = q.weight.astype(np.int64)
+        y = w @ x.reshape(-1) if q.conv is None else ref.conv_loops(x, w, q.conv.strides, q.conv.pads, q.conv.groups)
+        out.append(int(np.count_nonzero(y)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_counts_match_the_trace(seed):
+    net = random_net(seed)
+    bias = np.random.default_rng(seed).integers(0, 4096, (3, 5, 5, 2)).astype(np.int32)
+    steps = 10
+    tally = CountTally(net, steps)
+    tally.add(neuron_spike_counts(net, LOIHI2, bias[:2], steps))
+    tally.add(neuron_spike_counts(net, LOIHI2, bias[2:], steps))
+    spikes = trace(net, LOIHI2, bias, steps).s  # (T, B, *shape)
+    shapes = {p.name: p.shape for p in net.populations}
+    for layer in tally.layers():
+        per_neuron = spikes[layer.population].sum(axis=0).reshape(3, -1)
+        fan_out = sum((fan_out_by_one_hot(q, shapes[q.src], shapes[q.dst]) for q in net.projections
+                       if q.src == layer.population), np.zeros(per_neuron.shape[1], int))
+        assert layer.spikes_mean == pytest.approx(per_neuron.sum() / 3)
+        assert layer.spikes_max == per_neuron.max()
+        assert layer.synops == pytest.approx((per_neuron * fan_out).sum() / 3)
+        assert layer.histogram == tuple(np.bincount(per_neuron.ravel(), minlength=steps + 1) / 3)
+    assert sum(layer.spikes_mean for layer in tally.layers()) > 0
+
+
+def test_energy_estimate_is_the_sum_of_its_operations():
+    net = random_net(3)
+    tally = CountTally(net, 8)
+    tally.add(neuron_spike_counts(net, LOIHI2, np.full((1, 5, 5, 2), 3000, np.int32), 8))
+    layers = tally.layers()
+    e = energy_estimate(net, layers, LOIHI2, 8)
+    neurons = sum(p.size for p in net.populations)
+    expected = (sum(x.synops for x in layers) * 23.6 + neurons * 8 * 52.0 + sum(x.spikes_mean for x in layers) * 1.7) / 1e6
+    assert e["estimate"] is True and e["snn_uj"] == pytest.approx(expected)
+    # conv 3x3, pad 1 on 5x5x2 -> 5x5x3: 13 valid taps per axis (2+3+3+3+2), x 2 in x 3 out channels;
+    # depthwise 2x2 stride 2 -> 2x2x3: 4 taps each; dense 12 -> 4 plus the skip 50 -> 4
+    assert [x.ann_macs for x in layers] == [0, 13 * 13 * 2 * 3, 2 * 2 * 3 * 4, 4 * 12 + 4 * 50]
+    assert "Davies" in e["source"] and e["ann_uj"] == pytest.approx(sum(x.ann_macs for x in layers) * 4.6 / 1e6)
