@@ -22,6 +22,7 @@ from snnc.compiler.passes.quantize import RateCoding
 from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding
 from snnc.compiler.frontend.keras import load_model_graph
 from snnc.compiler.pipeline import compile_graph
+from snnc.compiler.resources import chips_needed, core_usage
 from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact, load_artifact, save_artifact
 from snnc.runtime.compare import Comparison, compare
@@ -271,7 +272,10 @@ def inspect(artifact: str | Path) -> dict:
     """The manifest and the integer IR of an artifact, as plain data."""
     art = load_artifact(Path(artifact))
     hardware = get_target(art.manifest["target"])
+    usage = core_usage(art.spiking, hardware)
     return {"manifest": art.manifest, "neuron": art.spiking.neuron,
+            "resources": {"estimate": True, "cores": sum(u.cores for u in usage), "chips": chips_needed(usage, hardware),
+                          "populations": [u.__dict__ for u in usage]},
             "layers": [row.__dict__ for row in layer_rows(art.spiking, hardware)],
             "projections": [{"src": q.src, "dst": q.dst, "kind": q.kind, "weight_shape": list(q.weight.shape),
                              "weight_exp": q.weight_exp, "weight_min": int(q.weight.min()), "weight_max": int(q.weight.max()),

@@ -116,12 +116,17 @@ def inspect(artifact, as_json):
     else:
         title, exp = "populations (sigma-delta, graded spikes; send when |delta| >= vth<<state_exp)", "state exp"
     table = Table(title=title)
-    for column in ("population", "layer", "role", "shape", "neurons", "vth", exp, "scale"):
+    for column in ("population", "layer", "role", "shape", "neurons", "vth", exp, "scale", "synapses", "cores"):
         table.add_column(column)
+    usage = {u["population"]: u for u in info["resources"]["populations"]}
     for row in info["layers"]:
+        u = usage.get(row["population"], {"synapses": "-", "cores": "host"})
         table.add_row(row["population"], row["layer"], row["role"], "x".join(map(str, row["shape"])), str(row["neurons"]),
-                      str(row["vth"]), str(row["bias_exp"]), f"{m['scales'][row['population']]:.4g}")
+                      str(row["vth"]), str(row["bias_exp"]), f"{m['scales'][row['population']]:.4g}",
+                      str(u["synapses"]), str(u["cores"]))
     out.print(table)
+    r = info["resources"]
+    out.print(f"resources (estimate): {r['cores']} cores on {r['chips']} chip(s) of {m['target']}", highlight=False)
     table = Table(title="projections (one-step delay each; weights signed 8-bit)")
     for column in ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"):
         table.add_column(column)

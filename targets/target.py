@@ -63,6 +63,8 @@ class Target:
     neurons_per_core: int = 8192
     synapse_bytes_per_core: int = 131072
     cores_per_chip: int = 128
+    chips: int = 1  # chips on the board the network must fit (a single-chip system by default)
+    synapse_bytes: int = 1  # memory per synapse in the core estimate: an 8-bit weight, no sharing
     max_fan_in: int = 4096
 
     @property

@@ -57,3 +57,25 @@ def test_energy_estimate_is_the_sum_of_its_operations():
     # depthwise 2x2 stride 2 -> 2x2x3: 4 taps each; dense 12 -> 4 plus the skip 50 -> 4
     assert [x.ann_macs for x in layers] == [0, 13 * 13 * 2 * 3, 2 * 2 * 3 * 4, 4 * 12 + 4 * 50]
     assert "Davies" in e["source"] and e["ann_uj"] == pytest.approx(sum(x.ann_macs for x in layers) * 4.6 / 1e6)
+
+
+def test_core_estimate_and_every_violated_limit_listed():
+    from dataclasses import replace
+
+    from snnc.compiler.passes.check_limits import check_limits
+    from snnc.compiler.resources import core_usage
+    from snnc.errors import SnncError
+
+    net = random_net(3)
+    usage = {u.population: u for u in core_usage(net, LOIHI2)}
+    conv = net.projections[0]
+    assert usage["a"].synapses == fan_out_by_one_hot(conv, (5, 5, 2), (5, 5, 3)).sum()
+    assert [u.cores for u in usage.values()] == [1, 1, 1, 1]
+    # 16 neurons per core: input 50 -> 4 cores, a 75 -> 5, b 12 -> 1, output 4 -> 1: 11 > 8;
+    # and the output's fan-in 12 + 50 = 62 > 40: both are reported
+    small = replace(LOIHI2, neurons_per_core=16, cores_per_chip=8, max_fan_in=40)
+    with pytest.raises(SnncError) as info:
+        check_limits(net, small)
+    message = str(info.value)
+    assert "population 'output' (layer output): fan-in 62 > 40 synapses per neuron" in message
+    assert "network: cores 11 > 8 (1 chip(s) x 8 cores; input 4, a 5, b 1, output 1)" in message

@@ -3,7 +3,8 @@
 Checked per population: threshold and bias mantissa/exponent ranges; every weight a fixed point of
 Lava's sign-mode clip and shift (so Lava, the chip and the JAX simulator see the same integers);
 the static bound sum_q max_row sum |W_q| << weight_exp <= 2^17 - 1 on |a_in| (no wrap of u,
-float32 synaptic sums exact); fan-in per neuron.
+float32 synaptic sums exact); fan-in per neuron; the cores the network needs (compiler/resources.py)
+within the target's chips.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from snnc.compiler.ir.spiking import LifPopulation, SigmaDeltaPopulation, SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
+from snnc.compiler.resources import core_usage, resource_violations
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -71,13 +73,15 @@ def _sigma_delta_violations(pop, where: str, target: Target) -> list[str]:
 
 
 def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]]:
-    problems = violations(net, target)
+    usage = core_usage(net, target)
+    problems = violations(net, target) + resource_violations(usage, target)
     if problems:
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
+    cores = f"{sum(u.cores for u in usage)} of {target.cores_per_chip * target.chips} cores"
     lif = [p for p in net.populations[1:] if isinstance(p, LifPopulation)]
     if not lif:
-        return net, [f"limits of {target.name} hold; graded sums are not bounded statically: sigma stays within "
-                     "24 bits for activations up to 32 times their calibrated scale"]
+        return net, [f"limits of {target.name} hold ({cores}); graded sums are not bounded statically: sigma stays "
+                     "within 24 bits for activations up to 32 times their calibrated scale"]
     bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
                 for p in lif)
-    return net, [f"limits of {target.name} hold; largest possible |a_in| {bound} <= {target.max_input_current}"]
+    return net, [f"limits of {target.name} hold ({cores}); largest possible |a_in| {bound} <= {target.max_input_current}"]
