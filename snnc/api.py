@@ -268,6 +268,37 @@ def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: 
                         {"jax": round(jax_seconds, 3), "lava": round(lava_seconds, 3)})
 
 
+def export(artifact: str | Path, output: str | Path, format: str = "graphml", data: str | Path | None = None,
+           samples: int = 64, timesteps: int = 64) -> Path:
+    """Write the synapse graph as GraphML: neurons as nodes, synapses as weighted edges; with `data`,
+    edges also carry the presynaptic firing rate measured on its first `samples` inputs."""
+    if format != "graphml":
+        raise SnncError(f"unknown export format {format!r}; this snnc writes: graphml")
+    output = Path(output)
+    if not output.parent.exists():
+        raise SnncError(f"{output.parent}: no such directory for the output")
+    art = load_artifact(Path(artifact))
+    net = art.spiking
+    rates = None
+    if data is not None:
+        x = next(iter_x(Path(data), net.input.shape, samples, samples), None)
+        if x is None:
+            raise SnncError(f"{data}: no samples")
+        counts = neuron_spike_counts(net, get_target(art.manifest["target"]), net.encode(x), timesteps)
+        rates = {name: c.mean(axis=0) / timesteps for name, c in counts.items()}
+    import networkx as nx
+
+    from snnc.backends.graphml import synapse_graph
+
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        nx.write_graphml(synapse_graph(net, rates), tmp)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return output
+
+
 def inspect(artifact: str | Path) -> dict:
     """The manifest and the integer IR of an artifact, as plain data."""
     art = load_artifact(Path(artifact))

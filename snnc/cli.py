@@ -167,6 +167,21 @@ def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, time
     return 0 if result.bit_exact else 1
 
 
+@cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["graphml"]), default="graphml", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="file to write")
+@click.option("--data", type=click.Path(dir_okay=False), help=".npz with x: weight edges by measured firing rates")
+@click.option("--samples", default=64, show_default=True, help="samples of DATA the rates are measured on")
+@click.option("--timesteps", default=64, show_default=True, help="steps per sample for the rates")
+def export(artifact, fmt, output, data, samples, timesteps):
+    """Export the synapse graph (neurons, weighted synapses) as GraphML."""
+    from snnc import api
+
+    path = api.export(artifact, output, fmt, data, samples, timesteps)
+    out.print(f"wrote {path}", highlight=False)
+
+
 def main(argv=None) -> int:
     try:
         rc = cli.main(args=argv, prog_name="snnc", standalone_mode=False)
