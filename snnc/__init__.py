@@ -10,7 +10,7 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from snnc.errors import SnncError  # noqa: E402
 
-__all__ = ["compile", "evaluate", "verify", "inspect", "export", "CompileResult", "EvaluateResult", "VerifyResult", "LayerRow",
+__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "CompileResult", "EvaluateResult", "VerifyResult", "LayerRow",
            "TimestepAccuracy", "SnncError"]
 
 

@@ -299,6 +299,20 @@ def export(artifact: str | Path, output: str | Path, format: str = "graphml", da
     return output
 
 
+def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps: Sequence[int] = (8, 16, 32, 64),
+           limit: int | None = None) -> Path:
+    """PNG plots and an index.md for `artifact` on `data` in the folder `output`; returns the index."""
+    from snnc.runtime.report import write_report
+
+    result = evaluate(artifact, data, timesteps, limit)
+    art = load_artifact(Path(artifact))
+    net = art.spiking
+    x = next(iter_x(Path(data), net.input.shape, 1, 1))
+    spikes = trace(net, get_target(art.manifest["target"]), net.encode(x), max(timesteps)).s
+    raster = {name: s[:, 0] for name, s in spikes.items()}
+    return write_report(Path(output), Path(artifact).name, result, art.float_net, net, raster)
+
+
 def inspect(artifact: str | Path) -> dict:
     """The manifest and the integer IR of an artifact, as plain data."""
     art = load_artifact(Path(artifact))

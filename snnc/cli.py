@@ -169,6 +169,20 @@ def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, time
 
 @cli.command()
 @click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x and y")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="folder for the plots and index.md")
+@click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
+@click.option("--samples", type=int, help="only the first N samples")
+def report(artifact, data, output, timesteps, samples):
+    """Plots (accuracy vs T, spikes and synops per layer, raster, weights) and an index.md."""
+    from snnc import api
+
+    index = api.report(artifact, data, output, _timesteps(timesteps), samples)
+    out.print(f"wrote {index}", highlight=False)
+
+
+@cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["graphml"]), default="graphml", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="file to write")
 @click.option("--data", type=click.Path(dir_okay=False), help=".npz with x: weight edges by measured firing rates")

@@ -105,3 +105,18 @@ def test_graphml_export_round_trip(tmp_path):
     spikes = trace(net, LOIHI2, net.encode(np.load(golden / "inputs.npz")["x"]), 16).s[q.src]
     rate = spikes.reshape(16, 2, -1)[:, :, m.col[0]].mean(axis=1).sum() / 16
     assert edge["rate"] == pytest.approx(rate) and edge["weighted"] == pytest.approx(edge["weight"] * rate)
+
+
+def test_report_writes_plots_and_an_index(tmp_path):
+    import snnc
+    from helpers import FIXTURES, write_digits
+
+    _, test = write_digits(tmp_path)
+    artifact = FIXTURES.parent / "golden" / "lenet.snn"
+    index = snnc.report(artifact, test, tmp_path / "report", timesteps=(8, 16), limit=40)
+    text = index.read_text()
+    for png in ("accuracy.png", "spikes_synops.png", "raster.png", "weights.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({png})" in text
+    result = snnc.evaluate(artifact, test, timesteps=(8, 16), limit=40)
+    assert f"| 16 | {100 * result.results[1].accuracy:.2f} |" in text
+    assert "quantization error" in text and "Estimates, not measurements" in text
