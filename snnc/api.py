@@ -237,6 +237,13 @@ def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = 
     return EvaluateResult(seen, results, ann_correct / seen, layers, energy_estimate(net, layers, hardware, timesteps[-1]))
 
 
+def _first_samples(data: str | Path, net: SpikingNet, count: int) -> np.ndarray:
+    x = next(iter_x(Path(data), net.input.shape, count, count), None)
+    if x is None:
+        raise SnncError(f"{data}: no samples")
+    return x
+
+
 def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: int = 24,
            backend: str = "lava-cpu", trace_dir: str | Path | None = None, timeout: float = 600.0) -> VerifyResult:
     """Run the first `samples` inputs of `data` for `timesteps` steps through the JAX reference and
@@ -247,9 +254,7 @@ def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: 
     artifact = Path(artifact)
     art = load_artifact(artifact)
     net = art.spiking
-    x = next(iter_x(Path(data), net.input.shape, samples, samples), None)
-    if x is None:
-        raise SnncError(f"{data}: no samples")
+    x = _first_samples(data, net, samples)
     bias = net.encode(x)
     start = time.perf_counter()
     other = lava_trace(net, bias, timesteps, backend, timeout)
@@ -281,9 +286,7 @@ def export(artifact: str | Path, output: str | Path, format: str = "graphml", da
     net = art.spiking
     rates = None
     if data is not None:
-        x = next(iter_x(Path(data), net.input.shape, samples, samples), None)
-        if x is None:
-            raise SnncError(f"{data}: no samples")
+        x = _first_samples(data, net, samples)
         counts = neuron_spike_counts(net, get_target(art.manifest["target"]), net.encode(x), timesteps)
         rates = {name: c.mean(axis=0) / timesteps for name, c in counts.items()}
     import networkx as nx
@@ -307,7 +310,7 @@ def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps
     result = evaluate(artifact, data, timesteps, limit)
     art = load_artifact(Path(artifact))
     net = art.spiking
-    x = next(iter_x(Path(data), net.input.shape, 1, 1))
+    x = _first_samples(data, net, 1)
     spikes = trace(net, get_target(art.manifest["target"]), net.encode(x), max(timesteps)).s
     raster = {name: s[:, 0] for name, s in spikes.items()}
     return write_report(Path(output), Path(artifact).name, result, art.float_net, net, raster)
