@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import jax
 import numpy as np
 
-from snnc.backends.jax.simulator import neuron_spike_counts, readout, trace
+from snnc.backends.jax.simulator import neuron_spike_counts, readout_and_counts, trace
 from snnc.backends.lava.runner import lava_trace
 from snnc.compiler.ir.spiking import SigmaDeltaPopulation, SpikeInput, SpikingNet
 from snnc.compiler.passes.balance_thresholds import Calibration
@@ -225,8 +225,8 @@ def evaluate(artifact: str | Path, data: str | Path, timesteps: Sequence[int] = 
             y = labels[seen: seen + len(batch)]
             seen += len(batch)
             bias = net.encode(batch)
-            out = readout(net, hardware, bias, timesteps)
-            tally.add(neuron_spike_counts(net, hardware, bias, timesteps[-1]))
+            out, counts = readout_and_counts(net, hardware, bias, timesteps)
+            tally.add(counts)
             for t in timesteps:
                 correct[t] += int((out[t].reshape(len(batch), -1).argmax(1) == y).sum())
             ann_correct += int((np.asarray(forward(batch)).reshape(len(batch), -1).argmax(1) == y).sum())

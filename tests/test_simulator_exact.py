@@ -7,7 +7,7 @@ from numpy.testing import assert_array_equal
 
 import numpy_reference as ref
 from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
-from snnc.backends.jax.simulator import readout, trace
+from snnc.backends.jax.simulator import readout, readout_and_counts, trace
 from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, LifPopulation, Projection, SpikingNet
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.targets import LOIHI2
@@ -69,3 +69,15 @@ def test_weight_grid_is_a_fixed_point_of_lavas_dense_weight_rules(values):
     lava = truncate_weights(clip_weights(m, mode, num_bits=8), mode, 8)
     assert_array_equal(lava, m)
     assert np.abs(m).max() <= 255
+
+
+def test_readout_and_counts_is_readout_plus_the_trace_spike_counts():
+    net = random_net(5)
+    bias = np.random.default_rng(1).integers(0, 4096, (2, 5, 5, 2)).astype(np.int32)
+    outputs, counts = readout_and_counts(net, LOIHI2, bias, (3, 8))
+    alone = readout(net, LOIHI2, bias, (3, 8))
+    spikes = trace(net, LOIHI2, bias, 8).s
+    for t in (3, 8):
+        assert_array_equal(outputs[t], alone[t])
+    for name, c in counts.items():
+        assert_array_equal(c, spikes[name].sum(axis=0))

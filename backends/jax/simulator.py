@@ -78,31 +78,48 @@ def _initial_state(net: SpikingNet, batch: int, v_inits):
     return tuple(zeros(p) for p in net.populations), v, r, s
 
 
-@partial(jax.jit, static_argnums=(0, 1, 3))
-def _readout_scan(net, target, input_bias, steps, vths, v_inits):
+@partial(jax.jit, static_argnums=(0, 1, 3, 4))
+def _readout_scan(net, target, input_bias, steps, every_population, vths, v_inits):
+    """The output's v and spike count at every step, and the final spike count of every neuron of
+    every population (every_population) or of the output only."""
     step = _step_fn(net, target, input_bias, vths)
-    out = net.output
+    batch = input_bias.shape[0]
+    counted = tuple(range(len(net.populations))) if every_population else (len(net.populations) - 1,)
 
     def body(carry, _):
-        state, count = carry
+        state, counts = carry
         state = step(state)
-        count = count + _fired(state[3][-1]).astype(jnp.int32)
-        return (state, count), (state[1][-1], count)
+        counts = tuple(c + _fired(state[3][i]).astype(jnp.int32) for c, i in zip(counts, counted))
+        return (state, counts), (state[1][-1], counts[-1])
 
-    init = (_initial_state(net, input_bias.shape[0], v_inits), jnp.zeros((input_bias.shape[0], *out.shape), jnp.int32))
-    _, (v_out, counts) = jax.lax.scan(body, init, None, length=steps)
-    return v_out, counts
+    zeros = tuple(jnp.zeros((batch, *net.populations[i].shape), jnp.int32) for i in counted)
+    (_, counts), (v_out, out_counts) = jax.lax.scan(body, (_initial_state(net, batch, v_inits), zeros), None, length=steps)
+    return v_out, out_counts, counts
 
 
-def readout(net: SpikingNet, target: Target, input_bias: np.ndarray, timesteps: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Output readout at each requested T, int64 (B, *output shape): LIF spikes * (vth << 6) + v;
-    sigma-delta its act (sigma + bias)."""
-    v_out, counts = _readout_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), max(timesteps), *_dynamic(net))
+def _readouts(net: SpikingNet, target: Target, v_out, counts, timesteps) -> dict[int, np.ndarray]:
     v_out, counts = np.asarray(v_out, np.int64), np.asarray(counts, np.int64)
     if isinstance(net.output, SigmaDeltaPopulation):  # the output's act: sigma + bias
         return {t: v_out[t - 1] for t in timesteps}
     scale = net.output.vth << target.vth_shift
     return {t: counts[t - 1] * scale + v_out[t - 1] for t in timesteps}
+
+
+def readout(net: SpikingNet, target: Target, input_bias: np.ndarray, timesteps: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Output readout at each requested T, int64 (B, *output shape): LIF spikes * (vth << 6) + v;
+    sigma-delta its act (sigma + bias)."""
+    v_out, out_counts, _ = _readout_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), max(timesteps),
+                                         False, *_dynamic(net))
+    return _readouts(net, target, v_out, out_counts, timesteps)
+
+
+def readout_and_counts(net: SpikingNet, target: Target, input_bias: np.ndarray, timesteps: tuple[int, ...]
+                       ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
+    """readout(), and every neuron's spikes over steps 1..max(timesteps), (B, *shape), from one run."""
+    v_out, out_counts, counts = _readout_scan(_Static(net), target, jnp.asarray(input_bias, jnp.int32), max(timesteps),
+                                              True, *_dynamic(net))
+    return (_readouts(net, target, v_out, out_counts, timesteps),
+            {p.name: np.asarray(c) for p, c in zip(net.populations, counts)})
 
 
 @partial(jax.jit, static_argnums=(0, 1, 3))
