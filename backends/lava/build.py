@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from lava.proc.conv.models import PyConvModelFixed
@@ -31,12 +32,13 @@ MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, RingBuffer:
 ACT_MODES = {"relu": ActivationMode.RELU, "unit": ActivationMode.UNIT}
 
 
-def keywords_lava_reads(process_cls) -> set[str]:
+@cache
+def keywords_lava_reads(process_cls) -> frozenset[str]:
     named = set(inspect.signature(process_cls.__init__).parameters) - {"self", "kwargs"}
     classes = (*MODELS[process_cls].__mro__, *process_cls.__mro__)
     source = "".join(inspect.getsource(c) for c in classes if c.__module__.startswith("lava."))
     read = set(re.findall(r"proc_params(?:\.get\(|\[)\s*[\"'](\w+)[\"']", source))
-    return named | read
+    return frozenset(named | read)
 
 
 def checked(process_cls, keywords: dict):
@@ -98,16 +100,16 @@ def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray, steps: in
     for spec in graph.populations:
         neurons = built.neurons[spec.name]
         shape = lava_shape(spec.ir_shape)
-        if isinstance(spec, SourceSpec):
-            neurons.data.set(spec.keywords(input_bias_mant, steps)["data"])
-        elif isinstance(spec, LifSpec):
+        if isinstance(spec, LifSpec):
             neurons.u.set(np.zeros(shape, np.int32))
             neurons.v.set(np.full(shape, spec.v_init, np.int32))
-        else:
+        elif not isinstance(spec, SourceSpec):
             for var in (neurons.sigma, neurons.act, neurons.residue, neurons.error):
                 var.set(np.zeros(shape, np.int32))
     first = graph.populations[0]
-    if isinstance(first, LifSpec):
+    if isinstance(first, SourceSpec):
+        built.neurons[first.name].data.set(first.keywords(input_bias_mant, steps)["data"])
+    elif isinstance(first, LifSpec):
         built.neurons[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
     elif not isinstance(first, SourceSpec):  # Lava's SigmaDelta scaled its bias by 2^state_exp when built
         bias = first.keywords(input_bias_mant)["bias"]
