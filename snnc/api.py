@@ -273,33 +273,69 @@ def verify(artifact: str | Path, data: str | Path, samples: int = 2, timesteps: 
                         {"jax": round(jax_seconds, 3), "lava": round(lava_seconds, 3)})
 
 
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    notes: tuple[str, ...] = ()  # what the format cannot hold exactly
+
+
+EXPORT_FORMATS = ("graphml", "nir", "netx")
+
+
 def export(artifact: str | Path, output: str | Path, format: str = "graphml", data: str | Path | None = None,
-           samples: int = 64, timesteps: int = 64) -> Path:
-    """Write the synapse graph as GraphML: neurons as nodes, synapses as weighted edges; with `data`,
-    edges also carry the presynaptic firing rate measured on its first `samples` inputs."""
-    if format != "graphml":
-        raise SnncError(f"unknown export format {format!r}; this snnc writes: graphml")
+           samples: int = 64, timesteps: int = 64) -> ExportResult:
+    """Write the compiled network to `output` as
+      graphml - the synapse graph: neurons as nodes, synapses as weighted edges; with `data`, edges
+                also carry the presynaptic firing rate measured on its first `samples` inputs;
+      nir     - a NIR graph (HDF5) of Affine/Conv2d synapses and IF neurons (docs/export.md);
+      netx    - a lava-dl netx network description (HDF5) simulated for `timesteps` steps."""
+    if format not in EXPORT_FORMATS:
+        raise SnncError(f"unknown export format {format!r}; this snnc writes: {', '.join(EXPORT_FORMATS)}")
+    if data is not None and format != "graphml":
+        raise SnncError(f"--data weights the edges of a graphml export; {format} takes no data")
     output = Path(output)
     if not output.parent.exists():
         raise SnncError(f"{output.parent}: no such directory for the output")
     art = load_artifact(Path(artifact))
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        if format == "graphml":
+            notes = _write_graphml(art, tmp, data, samples, timesteps)
+        elif format == "nir":
+            notes = _write_nir(art.spiking, tmp)
+        else:
+            from snnc.backends.netx import write_netx
+
+            notes = write_netx(art.spiking, tmp, timesteps)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(output, tuple(notes))
+
+
+def _write_graphml(art: Artifact, path: Path, data, samples: int, timesteps: int) -> list[str]:
+    import networkx as nx
+
+    from snnc.backends.graphml import synapse_graph
+
     net = art.spiking
     rates = None
     if data is not None:
         x = _first_samples(data, net, samples)
         counts = neuron_spike_counts(net, get_target(art.manifest["target"]), net.encode(x), timesteps)
         rates = {name: c.mean(axis=0) / timesteps for name, c in counts.items()}
-    import networkx as nx
+    nx.write_graphml(synapse_graph(net, rates), path)
+    return []
 
-    from snnc.backends.graphml import synapse_graph
 
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        nx.write_graphml(synapse_graph(net, rates), tmp)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return output
+def _write_nir(net: SpikingNet, path: Path) -> list[str]:
+    import nir
+
+    from snnc.backends.nir_graph import nir_graph
+
+    nir.write(path, nir_graph(net))
+    return ["NIR edges are instantaneous and IF neurons have no current: a NIR simulator runs this network "
+            "without Loihi's one-step delay per projection and without the current's residual (docs/export.md)"]
 
 
 def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps: Sequence[int] = (8, 16, 32, 64),

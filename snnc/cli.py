@@ -183,17 +183,19 @@ def report(artifact, data, output, timesteps, samples):
 
 @cli.command()
 @click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["graphml"]), default="graphml", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["graphml", "nir", "netx"]), default="graphml", show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="file to write")
-@click.option("--data", type=click.Path(dir_okay=False), help=".npz with x: weight edges by measured firing rates")
-@click.option("--samples", default=64, show_default=True, help="samples of DATA the rates are measured on")
-@click.option("--timesteps", default=64, show_default=True, help="steps per sample for the rates")
+@click.option("--data", type=click.Path(dir_okay=False), help="graphml: .npz with x, edges weighted by measured firing rates")
+@click.option("--samples", default=64, show_default=True, help="graphml: samples of DATA the rates are measured on")
+@click.option("--timesteps", default=64, show_default=True, help="graphml: steps per sample for the rates; netx: tSample")
 def export(artifact, fmt, output, data, samples, timesteps):
-    """Export the synapse graph (neurons, weighted synapses) as GraphML."""
+    """Export the network: the synapse graph (GraphML), a NIR graph, or a lava-dl netx description."""
     from snnc import api
 
-    path = api.export(artifact, output, fmt, data, samples, timesteps)
-    out.print(f"wrote {path}", highlight=False)
+    result = api.export(artifact, output, fmt, data, samples, timesteps)
+    for note in result.notes:
+        out.print(f"note: {note}", highlight=False)
+    out.print(f"wrote {result.path}", highlight=False)
 
 
 def main(argv=None) -> int:

@@ -81,32 +81,6 @@ def test_core_estimate_and_every_violated_limit_listed():
     assert "network: cores 11 > 8 (1 chip(s) x 8 cores; input 4, a 5, b 1, output 1)" in message
 
 
-def test_graphml_export_round_trip(tmp_path):
-    import networkx as nx
-
-    from helpers import FIXTURES
-    from snnc.cli import main
-    from snnc.compiler.ir.synapses import synapse_matrix
-    from snnc.runtime.artifact import load_artifact
-
-    golden = FIXTURES.parent / "golden"
-    out = tmp_path / "net.graphml"
-    assert main(["export", str(golden / "lenet.snn"), "-o", str(out), "--data", str(golden / "inputs.npz"),
-                 "--samples", "2", "--timesteps", "16"]) == 0
-    graph = nx.read_graphml(out)
-    net = load_artifact(golden / "lenet.snn").spiking
-    shapes = {p.name: p.shape for p in net.populations}
-    matrices = [synapse_matrix(q, shapes[q.src], shapes[q.dst]) for q in net.projections]
-    assert graph.number_of_nodes() == sum(p.size for p in net.populations)
-    assert graph.number_of_edges() == sum(m.nnz for m in matrices)
-    q, m = net.projections[-1], matrices[-1].tocoo()  # the dense projection into the output
-    edge = graph.edges[f"{q.src}:{m.col[0]}", f"{q.dst}:{m.row[0]}"]
-    assert edge["weight"] == int(q.weight[m.row[0], m.col[0]]) << q.weight_exp
-    spikes = trace(net, LOIHI2, net.encode(np.load(golden / "inputs.npz")["x"]), 16).s[q.src]
-    rate = spikes.reshape(16, 2, -1)[:, :, m.col[0]].mean(axis=1).sum() / 16
-    assert edge["rate"] == pytest.approx(rate) and edge["weighted"] == pytest.approx(edge["weight"] * rate)
-
-
 def test_report_writes_plots_and_an_index(tmp_path):
     import snnc
     from helpers import FIXTURES, write_digits
