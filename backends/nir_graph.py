@@ -19,6 +19,8 @@ into the next step, which IF has no state for; v saturates at +-(2^23 - 1)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nir
 import numpy as np
 
@@ -31,6 +33,13 @@ LOIHI_DIFFERENCES = (
     "every projection delays spikes by one step (NIR edges are instantaneous); "
     "the current u of Loihi's neurons keeps sign(u) * (|u| >> 12) into the next step (du 4095), which IF drops; "
     "v saturates at +-(2^23 - 1)")
+
+
+def write_nir(net: SpikingNet, path: Path) -> list[str]:
+    """Write `net` to `path` (HDF5); returns a note on what NIR cannot hold."""
+    nir.write(path, nir_graph(net))
+    return ["NIR edges are instantaneous and IF neurons have no current: a NIR simulator runs this network "
+            "without Loihi's one-step delay per projection and without the current's residual (docs/export.md)"]
 
 
 def nir_graph(net: SpikingNet) -> nir.NIRGraph:

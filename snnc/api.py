@@ -302,7 +302,9 @@ def export(artifact: str | Path, output: str | Path, format: str = "graphml", da
         if format == "graphml":
             notes = _write_graphml(art, tmp, data, samples, timesteps)
         elif format == "nir":
-            notes = _write_nir(art.spiking, tmp)
+            from snnc.backends.nir_graph import write_nir
+
+            notes = write_nir(art.spiking, tmp)
         else:
             from snnc.backends.netx import write_netx
 
@@ -326,16 +328,6 @@ def _write_graphml(art: Artifact, path: Path, data, samples: int, timesteps: int
         rates = {name: c.mean(axis=0) / timesteps for name, c in counts.items()}
     nx.write_graphml(synapse_graph(net, rates), path)
     return []
-
-
-def _write_nir(net: SpikingNet, path: Path) -> list[str]:
-    import nir
-
-    from snnc.backends.nir_graph import nir_graph
-
-    nir.write(path, nir_graph(net))
-    return ["NIR edges are instantaneous and IF neurons have no current: a NIR simulator runs this network "
-            "without Loihi's one-step delay per projection and without the current's residual (docs/export.md)"]
 
 
 def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps: Sequence[int] = (8, 16, 32, 64),
