@@ -1,5 +1,5 @@
 """snnc demo: train a small Keras CNN on sklearn's digits, compile it for Loihi 2, compare ANN and SNN,
-and verify the Lava processes against the JAX reference bit for bit.
+export it as a NIR graph, and verify the Lava processes against the JAX reference bit for bit.
 
 Run with `make demo`. Writes its files to out/demo/.
 """
@@ -51,6 +51,7 @@ def run() -> None:
         ["compile", str(OUT / "lenet.h5"), "--target", "loihi2", "--calibration", str(OUT / "calibration.npz"),
          "-o", str(OUT / "lenet.snn")],
         ["evaluate", str(OUT / "lenet.snn"), "--data", str(OUT / "test.npz"), "--timesteps", "8,16,32,64,128"],
+        ["export", str(OUT / "lenet.snn"), "--format", "nir", "-o", str(OUT / "lenet.nir")],
         ["verify", str(OUT / "lenet.snn"), "--data", str(OUT / "test.npz"), "--samples", "2", "--timesteps", "24"],
     ):
         print("\n$ snnc " + " ".join(argv))
