@@ -58,7 +58,7 @@ def _chain(net: SpikingNet) -> list[tuple[Projection, LifPopulation]]:
         incoming = net.incoming(pop.name)
         if [q.src for q in incoming] != [before.name]:
             raise SnncError(f"netx describes a chain of layers, but population {pop.name!r} receives from "
-                            f"{', '.join(q.src for q in incoming)} (a network with skip connections or Add)")
+                            f"{', '.join(q.src for q in incoming)} (skip connections, Add or concatenation)")
         if incoming[0].conv is None and len(pop.shape) != 1:
             raise SnncError(f"projection {before.name}->{pop.name}: a Dense into a {len(pop.shape)}-D population")
         if incoming[0].weight_exp != 0:

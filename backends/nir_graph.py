@@ -86,7 +86,7 @@ def _neuron(pop: LifPopulation) -> nir.NIRNode:
                   v_reset=np.zeros(shape, np.float32), metadata=metadata)
 
 
-def ungrouped(kernel_hwio: np.ndarray, groups: int) -> np.ndarray:
+def _ungrouped(kernel_hwio: np.ndarray, groups: int) -> np.ndarray:
     """A grouped kernel (kh, kw, C / groups, O) as the same synapses in one group (kh, kw, C, O),
     zero between groups: nir 1.0's Conv2d takes its input channels from the kernel, C / groups."""
     kh, kw, per_group, out = kernel_hwio.shape
@@ -105,7 +105,7 @@ def _synapses(q: Projection, src_shape: tuple[int, ...], bias: np.ndarray, popul
             raise SnncError(f"projection {q.src}->{q.dst}: a Dense into a {len(bias.shape)}-D population")
         return nir.Affine(weight=(chw_columns(weight, src_shape) * scale).astype(np.float32),
                           bias=bias.astype(np.float32))
-    kernel, padding = symmetric_padding(ungrouped(weight, q.conv.groups), q.conv.pads)
+    kernel, padding = symmetric_padding(_ungrouped(weight, q.conv.groups), q.conv.pads)
     if kernel.shape[0] != kernel.shape[1]:
         raise SnncError(f"projection {q.src}->{q.dst}: a {kernel.shape[0]}x{kernel.shape[1]} kernel (padding made "
                         "symmetric); nir 1.0 sizes a Conv2d's output by the kernel's height alone, so only square "
