@@ -69,7 +69,7 @@ def _chain(net: SpikingNet) -> list[tuple[Projection, LifPopulation]]:
 
 
 def _layer(group: h5py.Group, q: Projection, pop: LifPopulation, src_shape: tuple[int, ...]) -> None:
-    bias = _netx_bias(pop)
+    bias = netx_bias(pop)
     group["shape"] = np.array(chw(pop.shape))
     if q.conv is None:
         _dataset(group, "type", "dense")
@@ -95,13 +95,9 @@ def _layer(group: h5py.Group, q: Projection, pop: LifPopulation, src_shape: tupl
     group["neuron/gradedSpike"] = False
 
 
-def _bias(pop: LifPopulation) -> np.ndarray:
-    """The bias added to v per step, per neuron (int64)."""
-    return np.broadcast_to(pop.bias_mant, pop.shape).astype(np.int64) << pop.bias_exp
-
-
-def _netx_bias(pop: LifPopulation) -> np.ndarray:
-    return np.rint(_bias(pop) / 2 ** NETX_BIAS_EXP).astype(np.int64)
+def netx_bias(pop: LifPopulation) -> np.ndarray:
+    """The population's bias as netx stores it: a mantissa for exponent 6 (int64, per neuron)."""
+    return np.rint(pop.bias_v / 2 ** NETX_BIAS_EXP).astype(np.int64)
 
 
 def _dataset(group: h5py.Group, key: str, text: str) -> None:
@@ -115,7 +111,7 @@ def _losses(net: SpikingNet) -> list[str]:
     if started:
         notes.append(f"netx has no initial potential: {', '.join(started)} start at v 0 there "
                      "(snnc starts them at v_init, half the threshold by default)")
-    error = max(float(np.abs((_netx_bias(p) << NETX_BIAS_EXP) - _bias(p)).max()) for p in net.populations[1:])
+    error = max(float(np.abs((netx_bias(p) << NETX_BIAS_EXP) - p.bias_v).max()) for p in net.populations[1:])
     if error:
         notes.append(f"netx's bias exponent is 6: biases rounded to multiples of 64, by at most {error:g} "
                      "(v units) per step")

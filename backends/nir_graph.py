@@ -55,8 +55,8 @@ def nir_graph(net: SpikingNet) -> nir.NIRGraph:
                 source = f"{name}.flatten"
                 nodes[source] = nir.Flatten(input_type={"input": np.array(chw(shapes[q.src]))}, start_dim=0)
                 edges.append((q.src, source))
-            bias = pop.bias_mant * 2.0 ** pop.bias_exp if i == 0 else np.zeros(pop.shape)
-            nodes[name] = _synapses(q, shapes[q.src], np.broadcast_to(bias, pop.shape), pop.name)
+            bias = pop.bias_v if i == 0 else np.zeros(pop.shape, np.int64)
+            nodes[name] = _synapses(q, shapes[q.src], bias, pop.name)
             edges += [(source, name), (name, pop.name)]
     nodes[READOUT] = nir.Output(output_type={"output": np.array(chw(net.output.shape))})
     edges.append((net.output.name, READOUT))

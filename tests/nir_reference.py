@@ -13,6 +13,11 @@ import nir
 import numpy as np
 
 
+def channels_first(x: np.ndarray) -> np.ndarray:
+    """(B, T, H, W, C) -> (B, T, C, H, W); vectors unchanged."""
+    return np.moveaxis(x, -1, 2) if x.ndim == 5 else x
+
+
 def conv2d(x: np.ndarray, node: nir.Conv2d) -> np.ndarray:
     """Cross-correlation of x (B, C, H, W) with node.weight (O, C / groups, kh, kw), PyTorch style."""
     weight = np.asarray(node.weight, np.float64)

@@ -13,7 +13,7 @@ from numpy.testing import assert_array_equal
 import snnc
 from helpers import DIGITS_MODELS, FIXTURES, digits
 from lava_nets import _largest_current, random_lava_net
-from nir_reference import simulate
+from nir_reference import channels_first, simulate
 from snnc.backends.channels_first import symmetric_padding
 from snnc.backends.jax.simulator import readout, trace
 from snnc.backends.lava.graph import lava_graph
@@ -25,11 +25,6 @@ from snnc.runtime.artifact import load_artifact
 from snnc.targets import LOIHI2
 
 GOLDEN = FIXTURES.parent / "golden"
-
-
-def channels_first(x: np.ndarray) -> np.ndarray:
-    """(B, T, H, W, C) -> (B, T, C, H, W); vectors unchanged."""
-    return np.moveaxis(x, -1, 2) if x.ndim == 5 else x
 
 
 def if_net(seed: int) -> SpikingNet:

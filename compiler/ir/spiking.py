@@ -128,6 +128,11 @@ class LifPopulation(_Neurons):
     scale: float  # float activation lambda that maps to rate rho (for reports)
     layer: str
 
+    @property
+    def bias_v(self) -> np.ndarray:
+        """The bias added to v every step, per neuron: bias_mant << bias_exp (int64, self.shape)."""
+        return np.broadcast_to(self.bias_mant, self.shape).astype(np.int64) << self.bias_exp
+
 
 @dataclass(frozen=True, eq=False)
 class SpikeInput(_Neurons):
