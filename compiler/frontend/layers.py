@@ -1,13 +1,17 @@
-"""One handler per supported Keras layer class: Keras layer object -> float graph layers.
+"""One handler per supported Keras layer class: one call of a Keras layer -> float graph layers.
 
-A handler returns the layers the Keras layer stands for (a fused activation='relu' becomes a
-separate Relu layer named '<layer>/relu'). Each handler refuses options it cannot honour by naming
-the layer and the option.
+A handler returns the layers the call stands for (a fused activation='relu' becomes a separate Relu
+layer named '<layer>/relu'). A layer called twice in a model is two calls, each converted on its
+own (the second named '<layer>@1'), with the same weights. 1-D layers (Conv1D, pooling 1D) are
+their 2-D forms over tensors of height 1: a Keras (L, C) tensor is (1, L, C) in the float graph.
+Each handler refuses options it cannot honour by naming the layer and the option.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,22 +20,119 @@ from snnc.compiler.ir.float_graph import (
 )
 from snnc.errors import SnncError
 
-_NOOP_CLASSES = ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
+_NOOP_CLASSES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+                 "ActivityRegularization")
+ACTIVATIONS = ("relu", "relu6", "linear", "softmax")
+_ACTIVATIONS_TEXT = "relu, relu6, linear, softmax (output only)"
+MERGE_CLASSES = ("Add", "Concatenate")  # the layers that take a list of inputs; every other takes one
 
 
-def check_layer_config(name: str, cls: str, config: dict) -> None:
+@dataclass(frozen=True)
+class Call:
+    """One call of a Keras layer in the model."""
+    layer: Any  # the Keras layer
+    name: str  # its float-graph name: the layer's name, '<name>@k' for the layer's k-th further call
+    inputs: tuple[str, ...]  # float-graph layers it reads
+    in_shapes: tuple[tuple[int, ...], ...]  # their shapes in the float graph (a Keras (L, C) is (1, L, C))
+    keras_shapes: tuple[tuple[int, ...], ...]  # the same tensors' shapes in Keras, without the batch axis
+    is_last: bool  # the call produces the model's output
+
+    @property
+    def cls(self) -> str:
+        return type(self.layer).__name__
+
+    def refuse(self, what: str) -> SnncError:
+        return SnncError(f"layer {self.name!r} ({self.cls}) {what}")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _activation_name(name, cls: str, act) -> str | None:
+    """The name of an activation as a layer config stores it: a string, or a Keras 3 object dict."""
+    if act is None or isinstance(act, str):
+        return act
+    if isinstance(act, dict):
+        module, kind, inner = act.get("module"), act.get("class_name"), act.get("config")
+        found = kind
+        if kind in (None, "function"):
+            found = inner if isinstance(inner, str) else inner.get("name") if isinstance(inner, dict) else None
+        keras_module = module is None or (isinstance(module, str) and (module in ("builtins", "keras") or module.startswith("keras.")))
+        if isinstance(found, str) and keras_module:
+            return found
+    raise SnncError(f"layer {name!r} ({cls}) has an activation snnc cannot read ({_short(act)}); "
+                    f"supported activations: {_ACTIVATIONS_TEXT}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_relu_config(name, config: dict) -> None:
+    for key in ("negative_slope", "threshold"):
+        value = config.get(key, 0.0)
+        if value is not None and not _is_number(value):
+            raise SnncError(f"layer {name!r} (ReLU) has {key}={_short(value)}; expected a number")
+        if value:
+            raise SnncError(f"layer {name!r} (ReLU) has {key}={value}; only {key}=0 is supported")
+    cap = config.get("max_value")
+    if cap is not None and not (_is_number(cap) and cap >= 0):
+        raise SnncError(f"layer {name!r} (ReLU) has max_value={_short(cap)}; expected a number >= 0 or null")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ints(value) -> bool:
+    return _is_int(value) or isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
+
+
+# Config keys whose type is checked before Keras sees them, so a wrong type is named (Keras's own
+# error for it often names neither the layer nor the key).
+_TYPES = {
+    "kernel_size": (_ints, "an integer or a list of integers"),
+    "strides": (lambda v: v is None or _ints(v), "an integer or a list of integers"),
+    "pool_size": (_ints, "an integer or a list of integers"),
+    "axis": (_ints, "an integer or a list of integers"),
+    "target_shape": (lambda v: isinstance(v, (list, tuple)) and all(_is_int(d) for d in v), "a list of integers"),
+    "units": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "filters": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "depth_multiplier": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "groups": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "use_bias": (lambda v: isinstance(v, bool), "true or false"),
+    "center": (lambda v: isinstance(v, bool), "true or false"),
+    "scale": (lambda v: isinstance(v, bool), "true or false"),
+    "epsilon": (lambda v: _is_number(v) and v > 0, "a positive number"),
+}
+_STRING_PADDING = ("Conv1D", "Conv2D", "DepthwiseConv2D", "AveragePooling1D", "AveragePooling2D", "MaxPooling1D",
+                   "MaxPooling2D")
+
+
+def check_layer_config(name, cls: str, config: dict) -> None:
     """Refuse unsupported options from the raw config, before Keras deserializes anything."""
-    act = config.get("activation")
-    if isinstance(act, dict):  # Keras 3 may serialize activations as objects
-        act = act.get("config", {}).get("name", act.get("class_name"))
-    if act is not None and act not in ("relu", "linear", "softmax"):
-        raise SnncError(
-            f"layer {name!r} ({cls}) uses activation {act!r}; supported activations: relu, linear, softmax (output only)")
+    for key, (ok, expected) in _TYPES.items():
+        if key in config and not ok(config[key]):
+            raise SnncError(f"layer {name!r} ({cls}) has {key}={_short(config[key])}; expected {expected}")
+    act = _activation_name(name, cls, config.get("activation"))
+    if act is not None and act not in ACTIVATIONS:
+        raise SnncError(f"layer {name!r} ({cls}) uses activation {act!r}; supported activations: {_ACTIVATIONS_TEXT}")
     if config.get("data_format", "channels_last") != "channels_last":
-        raise SnncError(f"layer {name!r} ({cls}) uses data_format={config['data_format']!r}; only channels_last is supported")
+        raise SnncError(f"layer {name!r} ({cls}) uses data_format={_short(config['data_format'])}; only channels_last is supported")
     dilation = config.get("dilation_rate", 1)
-    if any(d != 1 for d in np.atleast_1d(dilation)):
+    values = dilation if isinstance(dilation, (list, tuple)) else [dilation]
+    if not all(_is_number(d) for d in values):
+        raise SnncError(f"layer {name!r} ({cls}) has dilation_rate={_short(dilation)}; expected integers")
+    if any(d != 1 for d in values):
         raise SnncError(f"layer {name!r} ({cls}) uses dilation_rate={dilation}; only 1 is supported")
+    if config.get("padding") == "causal":
+        raise SnncError(f"layer {name!r} ({cls}) uses padding='causal'; only 'valid' and 'same' are supported")
+    if cls in _STRING_PADDING and config.get("padding", "valid") not in ("valid", "same"):
+        raise SnncError(f"layer {name!r} ({cls}) has padding={_short(config['padding'])}; expected 'valid' or 'same'")
+    if cls == "ReLU":
+        _check_relu_config(name, config)
 
 
 def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -41,146 +142,183 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pads(layer, in_shape, kernel, strides):
-    if layer.padding == "valid":
+def _pads(padding: str, in_shape, kernel, strides):
+    if padding == "valid":
         return ((0, 0), (0, 0))
     return (same_pads(in_shape[0], kernel[0], strides[0]), same_pads(in_shape[1], kernel[1], strides[1]))
 
 
-def _activation(layer, base: Layer, is_last: bool) -> list[Layer]:
-    name = getattr(layer.activation, "__name__", "linear")
-    if name == "relu":
-        return [base, Layer(f"{layer.name}/relu", Relu(), (base.name,), "activation=relu")]
+def _padding(call: Call) -> str:
+    padding = call.layer.padding
+    if padding not in ("valid", "same"):
+        raise call.refuse(f"uses padding={padding!r}; only 'valid' and 'same' are supported")
+    return padding
+
+
+def _window(call: Call, values) -> tuple[int, int]:
+    """kernel, pool or stride sizes as 2-D: a 1-D layer's (k,) is (1, k)."""
+    values = tuple(int(v) for v in values)
+    return (1, *values) if call.cls.endswith("1D") else values
+
+
+def _activation(call: Call, base: Layer) -> list[Layer]:
+    name = getattr(call.layer.activation, "__name__", "linear")
+    if name == "linear":
+        return [base]
+    if name in ("relu", "relu6"):
+        return [base, Layer(f"{call.name}/relu", Relu(6.0 if name == "relu6" else None), (base.name,), f"activation={name}")]
     if name == "softmax":
-        if not is_last:
-            raise SnncError(f"layer {layer.name!r} uses softmax before the output; softmax is only supported as the last layer")
-        return [base, Layer(f"{layer.name}/softmax", Identity("softmax"), (base.name,), "activation=softmax")]
-    return [base]
+        if not call.is_last:
+            raise SnncError(f"layer {call.name!r} uses softmax before the output; softmax is only supported as the last layer")
+        return [base, Layer(f"{call.name}/softmax", Identity("softmax"), (base.name,), "activation=softmax")]
+    raise call.refuse(f"uses activation {name!r}; supported activations: {_ACTIVATIONS_TEXT}")
 
 
-def convert_layer(layer, inputs: tuple[str, ...], in_shapes: list[tuple[int, ...]], is_last: bool) -> list[Layer]:
-    cls = type(layer).__name__
-    handler = _HANDLERS.get(cls)
+def convert_layer(call: Call) -> list[Layer]:
+    handler = _HANDLERS.get(call.cls)
     if handler is None:
-        raise SnncError(f"layer {layer.name!r} of class {cls} is not supported; supported layers: {', '.join(sorted(SUPPORTED))}")
-    return handler(layer, inputs, in_shapes, is_last)
+        raise call.refuse(f"is not supported; supported layers: {', '.join(sorted(SUPPORTED))}")
+    if call.cls not in MERGE_CLASSES and len(call.inputs) != 1:
+        raise call.refuse(f"is called on {len(call.inputs)} tensors; it takes one input")
+    return handler(call)
 
 
-def _input(layer, inputs, in_shapes, is_last):
-    shape = tuple(layer.batch_shape[1:]) if hasattr(layer, "batch_shape") else tuple(layer.input_shape[1:])
-    return [Layer(layer.name, Input(shape), (), "InputLayer")]
+def _input(call):
+    return [Layer(call.name, Input(call.in_shapes[0]), (), "InputLayer")]
 
 
-def _conv(layer, inputs, in_shapes, is_last):
+def _conv(call):
+    layer = call.layer
     weights = layer.get_weights()
     kernel = weights[0].astype(np.float32)
+    if call.cls == "Conv1D":  # (k, C_in / groups, C_out) -> (1, k, C_in / groups, C_out)
+        kernel = kernel[None]
     kh, kw = kernel.shape[:2]
-    strides = tuple(layer.strides)
-    groups = getattr(layer, "groups", 1)
-    if type(layer).__name__ == "DepthwiseConv2D":  # (kh, kw, C, mult) -> HWIO with one input per group
+    strides = _window(call, layer.strides)
+    groups = int(getattr(layer, "groups", 1))
+    if call.cls == "DepthwiseConv2D":  # (kh, kw, C, mult) -> HWIO with one input per group
         c, mult = kernel.shape[2:]
         kernel = kernel.reshape(kh, kw, 1, c * mult)
         groups = c
     bias = weights[1].astype(np.float32) if layer.use_bias else None
-    op = Conv(kernel, bias, strides, _pads(layer, in_shapes[0], (kh, kw), strides), groups)
-    return _activation(layer, Layer(layer.name, op, inputs, type(layer).__name__), is_last)
+    op = Conv(kernel, bias, strides, _pads(_padding(call), call.in_shapes[0], (kh, kw), strides), groups)
+    return _activation(call, Layer(call.name, op, call.inputs, call.cls))
 
 
-def _dense(layer, inputs, in_shapes, is_last):
-    if len(in_shapes[0]) != 1:
-        raise SnncError(f"layer {layer.name!r} (Dense) gets a {len(in_shapes[0])}-d input {in_shapes[0]}; add a Flatten before it")
-    weights = layer.get_weights()
-    bias = weights[1].astype(np.float32) if layer.use_bias else None
+def _dense(call):
+    if len(call.in_shapes[0]) != 1:
+        shape = call.keras_shapes[0]
+        raise SnncError(f"layer {call.name!r} (Dense) gets a {len(shape)}-d input {shape}; add a Flatten before it")
+    weights = call.layer.get_weights()
+    bias = weights[1].astype(np.float32) if call.layer.use_bias else None
     op = Dense(weights[0].astype(np.float32), bias)
-    return _activation(layer, Layer(layer.name, op, inputs, "Dense"), is_last)
+    return _activation(call, Layer(call.name, op, call.inputs, "Dense"))
 
 
-def _batchnorm(layer, inputs, in_shapes, is_last):
+def _channel_axis(call: Call, axis) -> bool:
+    """Whether a Keras axis (counting the batch axis) is the last, channel axis of the call's input."""
+    return axis in (-1, len(call.keras_shapes[0]))
+
+
+def _batchnorm(call):
+    layer = call.layer
     axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
-    if axis not in (-1, len(in_shapes[0])):
-        raise SnncError(f"layer {layer.name!r} (BatchNormalization) normalizes axis {axis}; only the channel (last) axis is supported")
-    n = in_shapes[0][-1]
+    if not _channel_axis(call, axis) or not isinstance(layer.axis, int) and len(layer.axis) != 1:
+        raise call.refuse(f"normalizes axis {layer.axis}; only the channel (last) axis is supported")
+    n = call.in_shapes[0][-1]
     values = iter(layer.get_weights())
     gamma = next(values) if layer.scale else np.ones(n, np.float32)
     beta = next(values) if layer.center else np.zeros(n, np.float32)
     mean, var = next(values), next(values)
     op = BatchNorm(*(np.asarray(a, np.float32) for a in (gamma, beta, mean, var)), float(layer.epsilon))
-    return [Layer(layer.name, op, inputs, "BatchNormalization")]
+    return [Layer(call.name, op, call.inputs, "BatchNormalization")]
 
 
-def _relu(layer, inputs, in_shapes, is_last):
-    if layer.max_value is not None or float(layer.negative_slope) != 0.0 or float(layer.threshold) != 0.0:
-        raise SnncError(f"layer {layer.name!r} (ReLU) has max_value/negative_slope/threshold; only the plain ReLU is supported")
-    return [Layer(layer.name, Relu(), inputs, "ReLU")]
+def _relu(call):
+    layer = call.layer
+    for key in ("negative_slope", "threshold"):
+        if float(getattr(layer, key)) != 0.0:
+            raise call.refuse(f"has {key}={getattr(layer, key)}; only {key}=0 is supported (max_value is)")
+    cap = None if layer.max_value is None else float(layer.max_value)
+    return [Layer(call.name, Relu(cap), call.inputs, "ReLU")]
 
 
-def _activation_layer(layer, inputs, in_shapes, is_last):
-    name = getattr(layer.activation, "__name__", "?")
-    if name == "relu":
-        return [Layer(layer.name, Relu(), inputs, "Activation")]
+def _activation_layer(call):
+    name = getattr(call.layer.activation, "__name__", "?")
+    if name in ("relu", "relu6"):
+        return [Layer(call.name, Relu(6.0 if name == "relu6" else None), call.inputs, "Activation")]
     if name == "linear":
-        return [Layer(layer.name, Identity("linear"), inputs, "Activation")]
-    if name == "softmax" and is_last:
-        return [Layer(layer.name, Identity("softmax"), inputs, "Activation")]
-    raise SnncError(f"layer {layer.name!r} (Activation) uses {name!r}; supported: relu, linear, softmax (output only)")
+        return [Layer(call.name, Identity("linear"), call.inputs, "Activation")]
+    if name == "softmax" and call.is_last:
+        return [Layer(call.name, Identity("softmax"), call.inputs, "Activation")]
+    raise call.refuse(f"uses {name!r}; supported: {_ACTIVATIONS_TEXT}")
 
 
-def _pool(layer, inputs, in_shapes, is_last):
-    pool, strides = tuple(layer.pool_size), tuple(layer.strides)
-    cls = type(layer).__name__
-    if layer.padding == "same" and any(_pads(layer, in_shapes[0], pool, strides)[i] != (0, 0) for i in (0, 1)):
-        raise SnncError(f"layer {layer.name!r} ({cls}) needs padding='same' with a partial window; use padding='valid'")
-    op = AvgPool(pool, strides) if cls == "AveragePooling2D" else MaxPool(pool, strides)
-    return [Layer(layer.name, op, inputs, cls)]
+def _pool(call):
+    layer = call.layer
+    pool, strides = _window(call, layer.pool_size), _window(call, layer.strides)
+    if _padding(call) == "same" and _pads("same", call.in_shapes[0], pool, strides) != ((0, 0), (0, 0)):
+        raise call.refuse("needs padding='same' with a partial window; use padding='valid'")
+    op = AvgPool(pool, strides) if call.cls.startswith("Average") else MaxPool(pool, strides)
+    return [Layer(call.name, op, call.inputs, call.cls)]
 
 
-def _global_pool(layer, inputs, in_shapes, is_last):
-    if getattr(layer, "keepdims", False):
-        raise SnncError(f"layer {layer.name!r} (GlobalAveragePooling2D) uses keepdims=True; not supported")
-    return [Layer(layer.name, GlobalAvgPool(), inputs, "GlobalAveragePooling2D")]
+def _global_pool(call):
+    if getattr(call.layer, "keepdims", False):
+        raise call.refuse("uses keepdims=True; not supported")
+    return [Layer(call.name, GlobalAvgPool(), call.inputs, call.cls)]
 
 
-def _zero_pad(layer, inputs, in_shapes, is_last):
-    (t, b), (l, r) = layer.padding
-    return [Layer(layer.name, Pad(((int(t), int(b)), (int(l), int(r)))), inputs, "ZeroPadding2D")]
+def _zero_pad(call):
+    (t, b), (l, r) = call.layer.padding
+    return [Layer(call.name, Pad(((int(t), int(b)), (int(l), int(r)))), call.inputs, "ZeroPadding2D")]
 
 
-def _flatten(layer, inputs, in_shapes, is_last):
-    return [Layer(layer.name, Reshape((int(np.prod(in_shapes[0])),)), inputs, "Flatten")]
+def _flatten(call):
+    return [Layer(call.name, Reshape((int(np.prod(call.in_shapes[0])),)), call.inputs, "Flatten")]
 
 
-def _reshape(layer, inputs, in_shapes, is_last):
-    shape = tuple(int(s) for s in layer.target_shape)
+def internal_shape(keras_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The float-graph shape of a Keras tensor shape (no batch axis): a 1-D signal (L, C) is (1, L, C)."""
+    return (1, *keras_shape) if len(keras_shape) == 2 else tuple(keras_shape)
+
+
+def _reshape(call):
+    shape = tuple(int(s) for s in call.layer.target_shape)
     if -1 in shape:
         known = int(np.prod([s for s in shape if s != -1]))
-        shape = tuple(int(np.prod(in_shapes[0])) // known if s == -1 else s for s in shape)
-    return [Layer(layer.name, Reshape(shape), inputs, "Reshape")]
+        shape = tuple(int(np.prod(call.in_shapes[0])) // known if s == -1 else s for s in shape)
+    return [Layer(call.name, Reshape(internal_shape(shape)), call.inputs, "Reshape")]
 
 
-def _add(layer, inputs, in_shapes, is_last):
-    return [Layer(layer.name, Add(), inputs, "Add")]
+def _add(call):
+    return [Layer(call.name, Add(), call.inputs, "Add")]
 
 
-def _concat(layer, inputs, in_shapes, is_last):
-    if layer.axis not in (-1, len(in_shapes[0])):
-        raise SnncError(f"layer {layer.name!r} (Concatenate) joins axis {layer.axis}; only channels (the last axis) are supported")
-    return [Layer(layer.name, Concat(), inputs, "Concatenate")]
+def _concat(call):
+    if not _channel_axis(call, call.layer.axis):
+        raise call.refuse(f"joins axis {call.layer.axis}; only channels (the last axis) are supported")
+    return [Layer(call.name, Concat(), call.inputs, "Concatenate")]
 
 
-def _noop(layer, inputs, in_shapes, is_last):
-    return [Layer(layer.name, Identity(type(layer).__name__), inputs, type(layer).__name__)]
+def _noop(call):
+    return [Layer(call.name, Identity(call.cls), call.inputs, call.cls)]
 
 
 _HANDLERS = {
     "InputLayer": _input,
+    "Conv1D": _conv,
     "Conv2D": _conv,
     "DepthwiseConv2D": _conv,
     "Dense": _dense,
     "BatchNormalization": _batchnorm,
     "ReLU": _relu,
     "Activation": _activation_layer,
+    "AveragePooling1D": _pool,
     "AveragePooling2D": _pool,
+    "MaxPooling1D": _pool,
     "MaxPooling2D": _pool,
+    "GlobalAveragePooling1D": _global_pool,
     "GlobalAveragePooling2D": _global_pool,
     "ZeroPadding2D": _zero_pad,
     "Flatten": _flatten,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from snnc.compiler.frontend.layers import SUPPORTED, check_layer_config
@@ -21,15 +22,33 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 _LEGACY_KEYS = {"DepthwiseConv2D": ("groups",)}
 
 
+def _parse(path: Path, raw) -> dict:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError:
+            raise SnncError(f"{path}: the model config is not UTF-8 text") from None
+    if not isinstance(raw, str):
+        raise SnncError(f"{path}: the model config is a {type(raw).__name__}, not JSON text")
+    try:
+        config = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise SnncError(f"{path}: the model config is not valid JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise SnncError(f"{path}: the model config is a JSON {type(config).__name__}, not an object")
+    return config
+
+
 def read_model_config(path: Path) -> dict:
     if not path.exists():
         raise SnncError(f"{path}: no such file")
     if path.suffix == ".keras":
         try:
             with zipfile.ZipFile(path) as archive:
-                return json.loads(archive.read("config.json"))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+                raw = archive.read("config.json")
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error) as exc:
             raise SnncError(f"{path}: not a readable .keras file ({exc})") from None
+        return _parse(path, raw)
     if path.suffix not in (".h5", ".hdf5"):
         raise SnncError(f"{path}: unknown model format {path.suffix!r}; snnc reads Keras .h5 and .keras files")
     import h5py
@@ -37,35 +56,72 @@ def read_model_config(path: Path) -> dict:
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
-    except OSError as exc:
+    except (OSError, TypeError, ValueError, KeyError) as exc:
         raise SnncError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
     if raw is None:
         raise SnncError(f"{path}: HDF5 file without a Keras model (no 'model_config'; weights-only file?)")
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    return _parse(path, raw)
 
 
 def layer_configs(model_config: dict) -> list[dict]:
-    if model_config.get("class_name") not in ("Sequential", "Functional", "Model"):
-        raise SnncError(f"unsupported model class {model_config.get('class_name')!r}; snnc reads Sequential and Functional models")
-    return model_config["config"]["layers"]
+    """The model's layer entries, each a dict; anything else in their place is refused."""
+    cls = model_config.get("class_name")
+    if cls not in ("Sequential", "Functional", "Model"):
+        raise SnncError(f"unsupported model class {_short(cls)}; snnc reads Sequential and Functional models")
+    config = model_config.get("config")
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        raise SnncError(f"the model config has no list of layers (its 'layers' is {_short(layers)})")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise SnncError(f"layer #{index} of the model config is {_short(layer)}, not an object")
+    return layers
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _short_text(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _keras_layer_module(module) -> bool:
+    """Keras 3 records where a layer class lives; snnc loads only Keras's own layers."""
+    return module is None or module == "keras.layers" or (
+        isinstance(module, str) and module.startswith(("keras.layers.", "keras.src.layers.")))
 
 
 def check_supported(model_config: dict) -> None:
-    for layer in layer_configs(model_config):
-        cls = layer["class_name"]
-        name = layer.get("config", {}).get("name", "?")
+    for index, layer in enumerate(layer_configs(model_config)):
+        cls, config = layer.get("class_name"), layer.get("config")
+        name = config.get("name") if isinstance(config, dict) else None
+        name = name if isinstance(name, str) else layer.get("name") if isinstance(layer.get("name"), str) else f"#{index}"
+        if not isinstance(cls, str):
+            raise SnncError(f"layer {name!r} of the model config has no class_name (found {_short(cls)})")
+        if not isinstance(config, dict):
+            raise SnncError(f"layer {name!r} ({cls}) of the model config has no config object (found {_short(config)})")
         if cls in ("Sequential", "Functional", "Model"):
             raise SnncError(f"layer {name!r} is a nested model ({cls}); flatten it into one model first")
+        if not _keras_layer_module(layer.get("module")):
+            raise SnncError(f"layer {name!r} is {cls} from {_short(layer.get('module'))}, not a Keras layer; "
+                            "snnc compiles Keras layers only (no keras.ops calls or custom classes)")
         if cls not in SUPPORTED:
             raise SnncError(
                 f"layer {name!r} of class {cls} is not supported; supported layers: {', '.join(sorted(SUPPORTED))}")
-        check_layer_config(name, cls, layer.get("config", {}))
+        check_layer_config(name, cls, config)
 
 
 def load_keras_model(path: Path):
     """Keras model object from a checked file (safe mode, no compile)."""
     path = Path(path)
-    check_supported(read_model_config(path))
+    config = read_model_config(path)
+    try:
+        layer_configs(config)
+    except SnncError as exc:  # the file's structure is wrong, not one layer: name the file
+        raise SnncError(f"{path}: {exc}") from None
+    check_supported(config)
     import keras
 
     shims = {cls: _without_keys(getattr(keras.layers, cls), keys) for cls, keys in _LEGACY_KEYS.items()}
@@ -73,7 +129,7 @@ def load_keras_model(path: Path):
         return keras.saving.load_model(path, compile=False, safe_mode=True, custom_objects=shims)
     except Exception as exc:  # Keras raises many types for damaged files; the user gets one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SnncError(f"{path}: Keras could not load the model ({first})") from None
+        raise SnncError(f"{path}: Keras could not load the model ({_short_text(first)})") from None
 
 
 def _without_keys(layer_class, keys):

@@ -1,6 +1,7 @@
 """The float graph: a trained model as a DAG of typed layers, before any spiking decisions.
 
-Tensors are channels-last without the batch axis: images (H, W, C), vectors (N,). Every op is a
+Tensors are channels-last without the batch axis: images (H, W, C), vectors (N,), and 1-D signals
+(Keras (L, C)) as images of height 1, (1, L, C), so 1-D layers are their 2-D forms. Every op is a
 frozen dataclass with `apply(*inputs)`, a jax.numpy function over a leading batch axis, so one
 definition serves the float forward pass, numeric composition of linear maps and shape inference.
 `apply(..., with_bias=False)` gives the linear part of an affine op.
@@ -28,10 +29,12 @@ def conv2d(x, kernel, strides, pads: Pads, groups: int):
 
 @dataclass(frozen=True, eq=False)
 class Input:
+    """The model input; x of any shape with as many values per sample is read as `shape`
+    (a Keras 1-D input (L, C) has shape (1, L, C) here)."""
     shape: tuple[int, ...]
 
     def apply(self, x):
-        return x
+        return jnp.reshape(x, (x.shape[0], *self.shape))
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +85,24 @@ class BatchNorm:
 
 @dataclass(frozen=True, eq=False)
 class Relu:
+    """y = max(x, 0), or min(max(x, 0), max_value) for a capped ReLU (ReLU(max_value=c), relu6).
+    A capped ReLU is rewritten to relu(x) - relu(x - c) before lowering (passes/split_capped_relu)."""
+    max_value: float | None = None
+
     def apply(self, x):
-        return jnp.maximum(x, 0)
+        y = jnp.maximum(x, 0)
+        return y if self.max_value is None else jnp.minimum(y, self.max_value)
+
+
+@dataclass(frozen=True, eq=False)
+class Affine:
+    """y = scale * x + shift, with scalar scale and shift (elementwise)."""
+    scale: float
+    shift: float = 0.0
+
+    def apply(self, x, with_bias=True):
+        y = x * self.scale
+        return y + self.shift if with_bias and self.shift != 0 else y
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +171,7 @@ class Identity:
         return x
 
 
-Op = Input | Conv | Dense | BatchNorm | Relu | AvgPool | MaxPool | GlobalAvgPool | Pad | Reshape | Add | Concat | Identity
+Op = Input | Conv | Dense | BatchNorm | Relu | Affine | AvgPool | MaxPool | GlobalAvgPool | Pad | Reshape | Add | Concat | Identity
 
 
 @dataclass(frozen=True, eq=False)

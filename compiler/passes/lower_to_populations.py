@@ -8,6 +8,8 @@ projection:
     per axis, divides it by p*p and multiplies stride and pads by p; concatenation slices the
     kernel's input channels;
   - a path that is only an average pooling or the identity becomes a depthwise Conv;
+  - scalar scalings (Affine, from a capped ReLU split by split_capped_relu) commute with every linear
+    op, so they are taken out of the path and multiply the composed kernel;
   - any other path (Dense after Flatten/pooling/concatenation, consecutive Dense layers...) becomes
     one Dense projection whose matrix is the path's Jacobian.
 Biases are the network evaluated with every population at zero. Paths that meet in an Add become
@@ -24,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.compiler.ir.float_graph import (
-    Add, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, Pad, Relu,
+    Add, Affine, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, Pad, Relu,
 )
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
 from snnc.errors import SnncError
@@ -49,7 +51,7 @@ class Path:
 
 
 def _linear(op, x):
-    return op.apply(x, with_bias=False) if isinstance(op, (Conv, Dense)) else op.apply(x)
+    return op.apply(x, with_bias=False) if isinstance(op, (Conv, Dense, Affine)) else op.apply(x)
 
 
 def _chain_shapes(ops, src_shape):
@@ -66,8 +68,27 @@ def _run_chain(ops, x):
     return x
 
 
+def _without_scales(ops, shapes) -> tuple[tuple, list, float]:
+    """The path without its scalar Affine ops (their shape is their input's), and their product."""
+    factor, kept_ops, kept_shapes = 1.0, [], [shapes[0]]
+    for op, out_shape in zip(ops, shapes[1:]):
+        if isinstance(op, Affine):
+            factor *= op.scale
+        else:
+            kept_ops.append(op)
+            kept_shapes.append(out_shape)
+    return tuple(kept_ops), kept_shapes, factor
+
+
 def _as_conv(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
     """The path as one Conv (kernel HWIO, geometry), or None when it has no such form."""
+    ops, shapes, factor = _without_scales(ops, shapes)
+    conv = _conv_form(ops, shapes)
+    return None if conv is None else ((conv[0] * np.float32(factor)).astype(np.float32), conv[1])
+
+
+def _conv_form(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
+    """_as_conv for a path without scalings."""
     if not ops:
         if len(shapes[0]) != 3:
             return None
@@ -138,6 +159,9 @@ def _population_name(layer: Layer) -> str:
 
 
 def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list[str]]:
+    capped = [l.name for l in graph.layers if isinstance(l.op, Relu) and l.op.max_value is not None]
+    if capped:
+        raise AssertionError(f"internal error: capped ReLU {capped[0]!r} reached lowering; run split_capped_relu first")
     shapes = graph.shapes()
     output = graph.output
     relus = {l.name for l in graph.layers if isinstance(l.op, Relu)}

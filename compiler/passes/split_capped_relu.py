@@ -1,0 +1,54 @@
+"""Rewrite each capped ReLU (ReLU(max_value=c), relu6) as the difference of two plain ReLUs.
+
+    min(max(z, 0), c) == relu(z) - relu(z - c)      for every z, when c >= 0
+
+A layer N = Relu(max_value=c) reading z (N is '<layer>/relu' for a fused activation, with
+population P = '<layer>'; else P = N) becomes
+    N                  Relu(z)                      (population P)
+    P/minus{c}         Affine(1, -c)(z)
+    P.above{c}         Relu(P/minus{c})             (population P.above{c}: the part above the cap)
+    P.above{c}/neg     Affine(-1)(P.above{c})
+    P/relu{c}          Add(N, P.above{c}/neg)       what N's consumers read
+so the float net (populations of plain ReLUs joined by linear projections) is the Keras model
+exactly; the next layer receives the second population through negated weights. Population names
+get no '/' (exports use them as HDF5 group names).
+"""
+
+from __future__ import annotations
+
+from snnc.compiler.ir.float_graph import Add, Affine, FloatGraph, Layer, Relu
+from snnc.errors import SnncError
+
+
+def _split(layer: Layer) -> tuple[list[Layer], str]:
+    cap = float(layer.op.max_value)
+    base, tag = layer.name.removesuffix("/relu"), f"{cap:g}"
+    above = f"{base}.above{tag}"
+    layers = [
+        Layer(layer.name, Relu(), layer.inputs, layer.keras_class),
+        Layer(f"{base}/minus{tag}", Affine(1.0, -cap), layer.inputs, f"{layer.keras_class}: z - {tag}"),
+        Layer(above, Relu(), (f"{base}/minus{tag}",), f"{layer.keras_class}: relu(z - {tag})"),
+        Layer(f"{above}/neg", Affine(-1.0), (above,), f"{layer.keras_class}: -relu(z - {tag})"),
+        Layer(f"{base}/relu{tag}", Add(), (layer.name, f"{above}/neg"), f"{layer.keras_class}: relu(z) - relu(z - {tag})"),
+    ]
+    return layers, layers[-1].name
+
+
+def split_capped_relu(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+    rename: dict[str, str] = {}
+    out, notes = [], []
+    for layer in graph.layers:
+        layer = Layer(layer.name, layer.op, tuple(rename.get(i, i) for i in layer.inputs), layer.keras_class)
+        if isinstance(layer.op, Relu) and layer.op.max_value is not None:
+            new, rename[layer.name] = _split(layer)
+            out += new
+            notes.append(f"{layer.name}: ReLU capped at {layer.op.max_value:g} lowered exactly as "
+                         f"relu(z) - relu(z - {layer.op.max_value:g}) (two populations)")
+        else:
+            out.append(layer)
+    names = [layer.name for layer in out]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash is not None:
+        raise SnncError(f"layer name {clash!r} is also a name snnc gives a capped ReLU's second population; "
+                        "rename that Keras layer")
+    return FloatGraph(tuple(out), graph.notes), notes
