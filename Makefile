@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(shell find snnc compiler backends runtime targets -na
 	@if [ -z "$(PYTHON310)" ]; then echo "snnc needs Python 3.10 (lava-nc 0.10 requires <3.11): install it (e.g. pyenv install 3.10.13) or set PYTHON310=/path/to/python3.10" >&2; exit 2; fi
 	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q ".[dev]"
+	$(PY) -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from snnc.backends.channels_first import channel_bias, chw, chw_columns, oihw, symmetric_padding
-from snnc.compiler.ir.spiking import LifPopulation, Projection, SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import LifPopulation, Projection, SpikingNet
 from snnc.errors import SnncError
 
 NETX_BIAS_EXP = 6
@@ -49,10 +49,11 @@ def write_netx(net: SpikingNet, path: Path, timesteps: int) -> list[str]:
 
 
 def _chain(net: SpikingNet) -> list[tuple[Projection, LifPopulation]]:
-    if net.neuron != "lif":
-        raise SnncError("netx export writes LIF networks; this one has sigma-delta neurons")
-    if not isinstance(net.input, SpikeInput):
-        raise SnncError("netx export needs an input of spike trains (a SpikeInput, as snnc compile makes)")
+    other = sorted({p.kind for p in net.populations[1:]} - {"lif"})
+    if other:
+        raise SnncError(f"netx export writes LIF networks; this one has {', '.join(other)} neurons")
+    if net.input.kind != "spike-source":
+        raise SnncError("netx export needs an input of spike trains (a spike source, as snnc compile makes)")
     chain = []
     for before, pop in zip(net.populations, net.populations[1:]):
         incoming = net.incoming(pop.name)

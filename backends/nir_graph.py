@@ -25,8 +25,9 @@ import nir
 import numpy as np
 
 from snnc.backends.channels_first import channel_bias, chw, chw_columns, oihw, symmetric_padding
-from snnc.compiler.ir.spiking import LifPopulation, Projection, SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import LifPopulation, Projection, SpikingNet
 from snnc.errors import SnncError
+from snnc.targets import LOIHI2, Target
 
 READOUT = "readout"
 LOIHI_DIFFERENCES = (
@@ -35,20 +36,20 @@ LOIHI_DIFFERENCES = (
     "v saturates at +-(2^23 - 1)")
 
 
-def write_nir(net: SpikingNet, path: Path) -> list[str]:
+def write_nir(net: SpikingNet, path: Path, target: Target = LOIHI2) -> list[str]:
     """Write `net` to `path` (HDF5); returns a note on what NIR cannot hold."""
-    nir.write(path, nir_graph(net))
+    nir.write(path, nir_graph(net, target))
     return ["NIR edges are instantaneous and IF neurons have no current: a NIR simulator runs this network "
             "without Loihi's one-step delay per projection and without the current's residual (docs/export.md)"]
 
 
-def nir_graph(net: SpikingNet) -> nir.NIRGraph:
-    _check_exportable(net)
+def nir_graph(net: SpikingNet, target: Target = LOIHI2) -> nir.NIRGraph:
+    _check_exportable(net, target)
     shapes = {p.name: p.shape for p in net.populations}
     nodes = {net.input.name: nir.Input(input_type={"input": np.array(chw(net.input.shape))})}
     edges = []
     for pop in net.populations[1:]:
-        nodes[pop.name] = _neuron(pop)
+        nodes[pop.name] = _neuron(pop, target)
         for i, q in enumerate(net.incoming(pop.name)):
             name, source = f"{q.src}->{q.dst}", q.src
             if q.conv is None and len(shapes[q.src]) == 3:
@@ -56,7 +57,7 @@ def nir_graph(net: SpikingNet) -> nir.NIRGraph:
                 nodes[source] = nir.Flatten(input_type={"input": np.array(chw(shapes[q.src]))}, start_dim=0)
                 edges.append((q.src, source))
             bias = pop.bias_v if i == 0 else np.zeros(pop.shape, np.int64)
-            nodes[name] = _synapses(q, shapes[q.src], bias, pop.name)
+            nodes[name] = _synapses(q, shapes[q.src], bias, pop.name, target)
             edges += [(source, name), (name, pop.name)]
     nodes[READOUT] = nir.Output(output_type={"output": np.array(chw(net.output.shape))})
     edges.append((net.output.name, READOUT))
@@ -66,23 +67,24 @@ def nir_graph(net: SpikingNet) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
-def _check_exportable(net: SpikingNet) -> None:
-    if net.neuron != "lif":
-        raise SnncError("NIR has no sigma-delta neuron: export a network compiled with --neuron lif")
-    if not isinstance(net.input, SpikeInput):
-        raise SnncError("NIR export needs an input of spike trains (a SpikeInput, as snnc compile makes)")
+def _check_exportable(net: SpikingNet, target: Target) -> None:
+    other = sorted({p.kind for p in net.populations[1:]} - {"lif"})
+    if other:
+        raise SnncError(f"NIR has no {' or '.join(other)} neuron: export a network compiled with neuron lif")
+    if net.input.kind != "spike-source":
+        raise SnncError("NIR export needs an input of spike trains (a spike source, as snnc compile makes)")
     for pop in net.populations[1:]:
-        if (pop.du, pop.dv) != (4095, 0):
+        if (pop.du, pop.dv) != (target.if_du, 0):
             raise SnncError(f"population {pop.name!r}: NIR export writes integrate-and-fire neurons "
-                            f"(du 4095, dv 0), not du {pop.du}, dv {pop.dv}")
+                            f"(du {target.if_du}, dv 0), not du {pop.du}, dv {pop.dv}")
 
 
-def _neuron(pop: LifPopulation) -> nir.NIRNode:
+def _neuron(pop: LifPopulation, target: Target) -> nir.NIRNode:
     shape = chw(pop.shape)
     metadata = {"v_init": float(pop.v_init)}
     if pop.role == "output":
         return nir.I(r=np.ones(shape, np.float32), metadata=metadata)
-    return nir.IF(r=np.ones(shape, np.float32), v_threshold=np.full(shape, pop.vth << 6, np.float32),
+    return nir.IF(r=np.ones(shape, np.float32), v_threshold=np.full(shape, pop.vth << target.vth_shift, np.float32),
                   v_reset=np.zeros(shape, np.float32), metadata=metadata)
 
 
@@ -97,8 +99,8 @@ def _ungrouped(kernel_hwio: np.ndarray, groups: int) -> np.ndarray:
     return full
 
 
-def _synapses(q: Projection, src_shape: tuple[int, ...], bias: np.ndarray, population: str) -> nir.NIRNode:
-    scale = 2.0 ** (q.weight_exp + 6)
+def _synapses(q: Projection, src_shape: tuple[int, ...], bias: np.ndarray, population: str, target: Target) -> nir.NIRNode:
+    scale = 2.0 ** (q.weight_exp + target.act_shift)
     weight = np.asarray(q.weight, np.float64)
     if q.conv is None:
         if len(bias.shape) != 1:

@@ -24,7 +24,6 @@ from soft_reset_baseline import soft_reset_predictions  # noqa: E402
 import snnc  # noqa: E402
 from snnc.backends.jax.simulator import spike_counts  # noqa: E402
 from snnc.runtime.artifact import load_artifact  # noqa: E402
-from snnc.targets import get_target  # noqa: E402
 
 STEPS = (4, 8, 16, 32, 64, 128)
 SPIKE_T = 32  # spikes (sigma-delta: graded messages) per sample are counted over this many steps
@@ -33,7 +32,7 @@ MODES = {"lif": "snnc rate (LIF)", "sigma-delta": "snnc sigma-delta"}
 
 def spikes_per_sample(artifact: Path, x: np.ndarray) -> float:
     art = load_artifact(artifact)
-    counts = spike_counts(art.spiking, get_target(art.manifest["target"]), art.spiking.encode(x), SPIKE_T)
+    counts = spike_counts(art.spiking, art.target, art.spiking.encode(x), SPIKE_T)
     return sum(counts.values()) / len(x)
 
 
@@ -59,7 +58,7 @@ def main() -> None:
             ax.plot(STEPS, acc, marker="o", label=label)
             print(rows[-1], flush=True)
         art = load_artifact(out / f"{name}_lif.snn")
-        predicted = soft_reset_predictions(art.float_net, art.manifest["scales"], x, STEPS)
+        predicted = soft_reset_predictions(art.float_net, art.manifest.scales, x, STEPS)
         baseline = [100 * float((predicted[t] == y).mean()) for t in STEPS]
         rows.append(f"| {name} | float soft-reset baseline | " + " | ".join(f"{a:.2f}" for a in baseline) + " | |")
         rows.append(f"| {name} | ANN | " + " | ".join(f"{ann:.2f}" for _ in STEPS) + " | |")

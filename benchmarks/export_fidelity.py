@@ -22,7 +22,7 @@ from nir_reference import channels_first, simulate  # noqa: E402
 
 import snnc  # noqa: E402
 from snnc.backends.jax.simulator import readout  # noqa: E402
-from snnc.backends.lava.specs import rate_spike_trains  # noqa: E402
+from snnc.compiler.ir.neurons.spike_source import rate_spike_trains  # noqa: E402
 from snnc.backends.netx import NETX_BIAS_EXP, netx_bias, write_netx  # noqa: E402
 from snnc.backends.nir_graph import nir_graph  # noqa: E402
 from snnc.compiler.ir.spiking import SpikingNet  # noqa: E402

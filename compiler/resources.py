@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from snnc.compiler.ir.spiking import SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.ir.synapses import synapse_matrix
 from snnc.targets import Target
 
@@ -26,7 +26,7 @@ def core_usage(net: SpikingNet, target: Target) -> tuple[CoreUsage, ...]:
     shapes = {p.name: p.shape for p in net.populations}
     rows = []
     for pop in net.populations:
-        if isinstance(pop, SpikeInput):
+        if not pop.on_chip:
             continue
         synapses = sum(synapse_matrix(q, shapes[q.src], shapes[q.dst]).nnz for q in net.incoming(pop.name))
         cores = max(math.ceil(pop.size / target.neurons_per_core),

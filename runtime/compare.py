@@ -10,9 +10,9 @@ spikes, so with voltage_on_spike=False v is not compared where either side spike
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic.dataclasses import dataclass
 
 from snnc.runtime.trace import VARIABLES, Trace
 
@@ -32,32 +32,35 @@ class Divergence:
                 f"neuron {list(self.neuron)}: jax {self.reference}, {other_name} {self.other}")
 
 
-@dataclass(frozen=True)
-class Comparison:
-    compared: dict[str, dict[str, int]]  # population -> variable -> values compared
-    differing: dict[str, dict[str, int]]
-    first: Divergence | None
+class PopulationComparison(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    compared: dict[str, int]  # variable -> values compared
+    differing: dict[str, int]
 
+
+class Comparison(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    populations: dict[str, PopulationComparison]
+    first_divergence: Divergence | None
+
+    @property
+    def first(self) -> Divergence | None:
+        return self.first_divergence
+
+    @computed_field
     @property
     def bit_exact(self) -> bool:
-        return self.first is None
+        return self.first_divergence is None
 
+    @computed_field(alias="compared")
     @property
     def total_compared(self) -> int:
-        return sum(sum(d.values()) for d in self.compared.values())
+        return sum(sum(p.compared.values()) for p in self.populations.values())
 
+    @computed_field(alias="differing")
     @property
     def total_differing(self) -> int:
-        return sum(sum(d.values()) for d in self.differing.values())
-
-    def to_json(self) -> dict:
-        first = None if self.first is None else {
-            "population": self.first.population, "variable": self.first.variable, "timestep": self.first.timestep,
-            "sample": self.first.sample, "neuron": list(self.first.neuron),
-            "reference": self.first.reference, "other": self.first.other}
-        return {"bit_exact": self.bit_exact, "compared": self.total_compared, "differing": self.total_differing,
-                "first_divergence": first,
-                "populations": {p: {"compared": self.compared[p], "differing": self.differing[p]} for p in self.compared}}
+        return sum(sum(p.differing.values()) for p in self.populations.values())
 
 
 def compare(reference: Trace, other: Trace, voltage_on_spike: bool = True) -> Comparison:
@@ -83,4 +86,5 @@ def compare(reference: Trace, other: Trace, voltage_on_spike: bool = True) -> Co
                 candidates.append(((t, rank, var_rank), Divergence(
                     name, k, t + 1, int(index[0]), tuple(int(i) for i in index[1:]), int(a[t][index]), int(b[t][index]))))
     first = min(candidates, key=lambda c: c[0])[1] if candidates else None
-    return Comparison(compared, differing, first)
+    return Comparison(populations={p: PopulationComparison(compared=compared[p], differing=differing[p]) for p in compared},
+                      first_divergence=first)

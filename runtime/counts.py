@@ -3,30 +3,46 @@ NeuronNumbers and SNN Toolbox's operation counts report), per layer and per samp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from snnc.compiler.ir.spiking import SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.ir.synapses import synapse_matrix
 from snnc.targets import Target
 
 
-@dataclass(frozen=True)
-class LayerCounts:
+class LayerCounts(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
     population: str
     layer: str
     neurons: int
     spikes_mean: float  # spikes (sigma-delta: messages) of the whole population per sample
     spikes_max: int  # the most spikes of any one neuron in any sample
-    histogram: tuple[float, ...]  # neurons per sample with k spikes, k = 0..T
+    histogram: tuple[float, ...] = Field(alias="spike_histogram")  # neurons per sample with k spikes, k = 0..T
     synops: float  # per sample: every spike times the number of synapses it reaches
     ann_macs: int  # the ANN's multiply-accumulates computing this population, per inference
 
-    def to_json(self) -> dict:
-        return {"population": self.population, "layer": self.layer, "neurons": self.neurons,
-                "spikes_mean": self.spikes_mean, "spikes_max": self.spikes_max,
-                "spike_histogram": list(self.histogram), "synops": self.synops, "ann_macs": self.ann_macs}
+
+class EnergyEstimate(BaseModel):
+    """Energy per inference from counts and the target's per-operation figures: an estimate, not a
+    measurement (estimate is always True, so that no reader takes it for one)."""
+    model_config = ConfigDict(frozen=True)
+
+    estimate: bool = True
+    target: str
+    timesteps: int
+    snn_uj: float
+    ann_uj: float
+    synops: float
+    neuron_updates: int
+    spikes: float
+    synop_pj: float
+    neuron_update_pj: float
+    spike_pj: float
+    source: str
+    ann_mac_pj: float
+    ann_source: str
 
 
 class CountTally:
@@ -57,21 +73,21 @@ class CountTally:
 
     def layers(self) -> tuple[LayerCounts, ...]:
         n = max(self.samples, 1)
-        return tuple(LayerCounts(p.name, p.layer, p.size, self.total[p.name] / n, self.peak[p.name],
-                                 tuple(float(h) / n for h in self.hist[p.name]), self.synops[p.name] / n,
-                                 self.macs[p.name]) for p in self.net.populations)
+        return tuple(LayerCounts(population=p.name, layer=p.layer, neurons=p.size, spikes_mean=self.total[p.name] / n,
+                                 spikes_max=self.peak[p.name], histogram=tuple(float(h) / n for h in self.hist[p.name]),
+                                 synops=self.synops[p.name] / n, ann_macs=self.macs[p.name]) for p in self.net.populations)
 
 
-def energy_estimate(net: SpikingNet, layers: tuple[LayerCounts, ...], target: Target, steps: int) -> dict:
+def energy_estimate(net: SpikingNet, layers: tuple[LayerCounts, ...], target: Target, steps: int) -> EnergyEstimate:
     """Energy per inference from the counts and the target's per-operation figures: an estimate.
     Every chip neuron is updated every step; host spike sources are not chip neurons."""
     e = target.energy
-    chip_neurons = sum(p.size for p in net.populations if not isinstance(p, SpikeInput))
+    chip_neurons = sum(p.size for p in net.populations if p.on_chip)
     synops = sum(layer.synops for layer in layers)
     spikes = sum(layer.spikes_mean for layer in layers)
     snn_pj = synops * e.synop_pj + chip_neurons * steps * e.neuron_update_pj + spikes * e.spike_pj
     ann_pj = sum(layer.ann_macs for layer in layers) * e.ann_mac_pj
-    return {"estimate": True, "target": target.name, "timesteps": steps, "snn_uj": snn_pj / 1e6, "ann_uj": ann_pj / 1e6,
-            "synops": synops, "neuron_updates": chip_neurons * steps, "spikes": spikes,
-            "synop_pj": e.synop_pj, "neuron_update_pj": e.neuron_update_pj, "spike_pj": e.spike_pj,
-            "source": e.source, "ann_mac_pj": e.ann_mac_pj, "ann_source": e.ann_source}
+    return EnergyEstimate(target=target.name, timesteps=steps, snn_uj=snn_pj / 1e6, ann_uj=ann_pj / 1e6, synops=synops,
+                          neuron_updates=chip_neurons * steps, spikes=spikes, synop_pj=e.synop_pj,
+                          neuron_update_pj=e.neuron_update_pj, spike_pj=e.spike_pj, source=e.source,
+                          ann_mac_pj=e.ann_mac_pj, ann_source=e.ann_source)

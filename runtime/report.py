@@ -91,9 +91,9 @@ def write_report(out: Path, name: str, evaluation, float_net, net, raster: dict[
 |---|---|---|---|---|---|
 {counts}
 
-Energy estimate per inference on {e['target']}: {e['snn_uj']:.3g} uJ (ANN {e['ann_uj']:.3g} uJ).
-Figures: {e['synop_pj']} pJ per synaptic op, {e['neuron_update_pj']} pJ per neuron update, {e['spike_pj']} pJ per
-spike ({e['source']}); ANN {e['ann_mac_pj']} pJ per MAC ({e['ann_source']}). Estimates, not measurements.
+Energy estimate per inference on {e.target}: {e.snn_uj:.3g} uJ (ANN {e.ann_uj:.3g} uJ).
+Figures: {e.synop_pj} pJ per synaptic op, {e.neuron_update_pj} pJ per neuron update, {e.spike_pj} pJ per
+spike ({e.source}); ANN {e.ann_mac_pj} pJ per MAC ({e.ann_source}). Estimates, not measurements.
 
 ![spikes and synaptic operations](spikes_synops.png)
 

@@ -26,9 +26,12 @@ class Trace:
 
 def save_trace(path: Path, trace: Trace, **meta) -> None:
     """An .npz with keys "<variable>:<population>" plus meta values (e.g. the artifact's hash)."""
+    from snnc.runtime.outputs import check_output, write_atomically
+
     arrays = {f"{k}:{name}": x for k in VARIABLES for name, x in getattr(trace, k).items()}
-    np.savez_compressed(path, __order__=np.array(trace.populations), **arrays,
-                        **{f"__{k}__": np.array(v) for k, v in meta.items()})
+    with write_atomically(check_output(path)) as tmp:
+        np.savez_compressed(tmp, __order__=np.array(trace.populations), **arrays,
+                            **{f"__{k}__": np.array(v) for k, v in meta.items()})
 
 
 def load_trace(path: Path) -> tuple[Trace, dict]:

@@ -11,7 +11,7 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 from snnc.errors import SnncError  # noqa: E402
 
 __all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "CompileResult", "EvaluateResult", "VerifyResult",
-           "ExportResult", "LayerRow", "TimestepAccuracy", "SnncError"]
+           "ExportResult", "Inspection", "LayerRow", "TimestepAccuracy", "SnncError"]
 
 
 def __getattr__(name: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -13,10 +12,21 @@ import click  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from snnc.compiler.options import CompileOptions, OptionError, choices  # noqa: E402
 from snnc.errors import SnncError  # noqa: E402
 from snnc.targets import known_targets  # noqa: E402
 
 out = Console()
+EXPORT_FORMATS = ("graphml", "nir", "netx")  # backends/export.py's registry, without importing the backends
+VERIFY_BACKENDS = ("lava-cpu", "loihi2-hw")
+
+
+def _option(name: str, **extra):
+    """A click option for the CompileOptions field `name`: its flag, default, help and choices."""
+    field = CompileOptions.model_fields[name]
+    kind = {"neuron": click.Choice(choices("neuron")), "maxpool": click.Choice(choices("maxpool"))}.get(name, field.annotation)
+    return click.option(f"--{name.replace('_', '-')}", name, type=kind, default=field.default, show_default=True,
+                        help=field.description, **extra)
 
 
 def _timesteps(value: str) -> tuple[int, ...]:
@@ -36,37 +46,36 @@ def cli():
 
 
 @cli.command("compile")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--target", default="loihi2", show_default=True, help=f"one of: {', '.join(known_targets())}")
-@click.option("--calibration", type=click.Path(dir_okay=False), help="calibration data (.npz with x) for threshold balancing")
-@click.option("--neuron", type=click.Choice(["lif", "sigma-delta"]), default="lif", show_default=True,
-              help="rate-coded LIF neurons (Loihi 1 and 2) or graded sigma-delta neurons (Loihi 2)")
-@click.option("--maxpool", type=click.Choice(["refuse", "avg"]), default="refuse", show_default=True,
-              help="MaxPooling2D: refuse it, or replace it by average pooling")
-@click.option("--percentile", default=99.9, show_default=True, help="activation percentile that sets each layer's scale")
-@click.option("--max-rate", default=0.9, show_default=True, help="spikes per step that a layer's scale maps to")
-@click.option("--timesteps-hint", default=64, show_default=True, help="T the thresholds are calibrated for")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="output artifact (default: MODEL with .snn)")
-def compile_command(model, target, calibration, neuron, maxpool, percentile, max_rate, timesteps_hint, output):
+@click.option("--calibration", help="calibration data (.npz with x) for threshold balancing")
+@_option("neuron")
+@_option("maxpool")
+@_option("percentile")
+@_option("max_rate")
+@_option("timesteps_hint")
+@click.option("-o", "--output", help="output artifact (default: MODEL with .snn)")
+def compile_command(model, target, calibration, output, **options):
     """Compile MODEL (.h5 / .keras) into a .snn artifact."""
     from snnc import api
 
-    result = api.compile(model, target=target, calibration=calibration, output=output, maxpool=maxpool,
-                         percentile=percentile, max_rate=max_rate, timesteps_hint=timesteps_hint, neuron=neuron)
-    table = Table(title=f"{model} -> {result.output} ({target})")
+    result = api.compile(model, target=target, calibration=calibration, output=output, **options)
+    resolved = result.manifest.target
+    shown = resolved if resolved == target else f"{target}: {resolved}"
+    table = Table(title=f"{model} -> {result.output} ({shown})")
     for column in ("population", "layer", "shape", "neurons", "synapses (weight bits)", "w exp", "vth", "bias exp"):
         table.add_column(column)
     for r in result.layers:
         table.add_row(r.population, r.layer, "x".join(map(str, r.shape)), str(r.neurons), r.synapses,
-                      str(r.weight_exp), str(r.vth), str(r.bias_exp))
+                      str(r.weight_exp), str(r.vth), str(r.exponent))
     out.print(table)
     for note in result.notes:
         out.print(f"- {note}", highlight=False)
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x and y")
+@click.argument("artifact")
+@click.option("--data", required=True, help=".npz with x and y")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
 @click.option("--samples", type=int, help="evaluate only the first N samples")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
@@ -76,7 +85,7 @@ def evaluate(artifact, data, timesteps, samples, as_json):
 
     result = api.evaluate(artifact, data, _timesteps(timesteps), limit=samples)
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(result.to_json())
         return
     table = Table(title=f"{artifact} on {data} ({result.samples} samples)")
     table.add_column("timesteps", justify="right")
@@ -87,13 +96,13 @@ def evaluate(artifact, data, timesteps, samples, as_json):
     table.add_row("ANN", f"{result.ann_accuracy:.4f}", "")
     out.print(table)
     e = result.energy
-    out.print(f"T={e['timesteps']}, per sample: {e['spikes']:.0f} spikes, {result.synops:,.0f} synaptic ops; "
-              f"energy estimate {e['snn_uj']:.3g} uJ on {e['target']} vs ANN {e['ann_uj']:.3g} uJ "
+    out.print(f"T={e.timesteps}, per sample: {e.spikes:.0f} spikes, {result.synops:,.0f} synaptic ops; "
+              f"energy estimate {e.snn_uj:.3g} uJ on {e.target} vs ANN {e.ann_uj:.3g} uJ "
               "(per-operation figures and sources: --json)", highlight=False)
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.argument("artifact")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def inspect(artifact, as_json):
     """Show an artifact's manifest and integer IR."""
@@ -101,53 +110,48 @@ def inspect(artifact, as_json):
 
     info = api.inspect(artifact)
     if as_json:
-        click.echo(json.dumps(info))
+        click.echo(info.to_json())
         return
-    m = info["manifest"]
-    out.print(f"[bold]{artifact}[/bold]  format {m['format']}, target {m['target']}")
-    out.print(f"source {m['source_model']['file']} sha256 {m['source_model']['sha256'][:16]}...", highlight=False)
-    if m.get("calibration"):
-        c = m["calibration"]
-        out.print(f"calibration {c['file']} ({c['samples']} samples) sha256 {c['sha256'][:16]}...", highlight=False)
-    out.print("versions " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), highlight=False)
-    out.print("options " + ", ".join(f"{k}={v}" for k, v in m["options"].items()), highlight=False)
-    if info["neuron"] == "lif":
-        title, exp = "populations (LIF: du=4095 dv=0, hard reset; spike when v > vth<<6)", "bias exp"
-    else:
-        title, exp = "populations (sigma-delta, graded spikes; send when |delta| >= vth<<state_exp)", "state exp"
-    table = Table(title=title)
-    for column in ("population", "layer", "role", "shape", "neurons", "vth", exp, "scale", "synapses", "cores"):
+    m = info.manifest
+    out.print(f"[bold]{artifact}[/bold]  format {m.format}, target {m.target}")
+    out.print(f"source {m.source_model.file} sha256 {m.source_model.sha256[:16]}...", highlight=False)
+    if m.calibration:
+        c = m.calibration
+        out.print(f"calibration {c.file} ({c.samples} samples) sha256 {c.sha256[:16]}...", highlight=False)
+    out.print("versions " + ", ".join(f"{k} {v}" for k, v in m.versions.items()), highlight=False)
+    out.print("options " + ", ".join(f"{k}={v}" for k, v in m.options.model_dump().items()), highlight=False)
+    table = Table(title="populations (" + "; ".join(info.summaries.values()) + ")")
+    for column in ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores"):
         table.add_column(column)
-    usage = {u["population"]: u for u in info["resources"]["populations"]}
-    for row in info["layers"]:
-        u = usage.get(row["population"], {"synapses": "-", "cores": "host"})
-        table.add_row(row["population"], row["layer"], row["role"], "x".join(map(str, row["shape"])), str(row["neurons"]),
-                      str(row["vth"]), str(row["bias_exp"]), f"{m['scales'][row['population']]:.4g}",
-                      str(u["synapses"]), str(u["cores"]))
+    usage = {u["population"]: u for u in info.resources.populations}
+    for row in info.layers:
+        u = usage.get(row.population, {"synapses": "-", "cores": "host"})
+        table.add_row(row.population, row.layer, row.role, "x".join(map(str, row.shape)), str(row.neurons),
+                      str(row.vth), str(row.exponent), f"{m.scales[row.population]:.4g}", str(u["synapses"]), str(u["cores"]))
     out.print(table)
-    r = info["resources"]
-    out.print(f"resources (estimate): {r['cores']} cores on {r['chips']} chip(s) of {m['target']}", highlight=False)
+    r = info.resources
+    out.print(f"resources (estimate): {r.cores} cores on {r.chips} chip(s) of {m.target}", highlight=False)
     table = Table(title="projections (one-step delay each; weights signed 8-bit)")
     for column in ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"):
         table.add_column(column)
-    for q in info["projections"]:
+    for q in info.projections:
         geometry = f"stride {q['strides']} pads {q['pads']} groups {q['groups']}" if q["kind"] == "conv" else ""
         table.add_row(q["src"], q["dst"], q["kind"], "x".join(map(str, q["weight_shape"])),
                       f"[{q['weight_min']}, {q['weight_max']}]", str(q["weight_exp"]), geometry)
     out.print(table)
-    for note in m["notes"]:
+    for note in m.notes:
         out.print(f"- {note}", highlight=False)
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x")
+@click.argument("artifact")
+@click.option("--data", required=True, help=".npz with x")
 @click.option("--samples", default=2, show_default=True, help="the first N samples of DATA")
 @click.option("--timesteps", default=24, show_default=True, help="steps per sample")
-@click.option("--backend", type=click.Choice(["lava-cpu", "loihi2-hw"]), default="lava-cpu", show_default=True,
+@click.option("--backend", type=click.Choice(VERIFY_BACKENDS), default="lava-cpu", show_default=True,
               help="Lava's fixed_pt CPU models, or Loihi 2 through Lava's Loihi extension")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--trace", "trace_dir", type=click.Path(file_okay=False), help="save both traces (.npz) here")
+@click.option("--trace", "trace_dir", help="save both traces (.npz) here")
 @click.option("--timeout", default=600.0, show_default=True, help="seconds before a Lava run is stopped")
 def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, timeout):
     """Check the Lava processes against the JAX reference, bit for bit (exit 1 on a divergence)."""
@@ -156,7 +160,7 @@ def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, time
     result = api.verify(artifact, data, samples, timesteps, backend, trace_dir, timeout)
     c = result.comparison
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(result.to_json())
     elif result.bit_exact:
         out.print(f"bit-exact: {c.total_compared} values (u, v, spikes of {len(c.compared)} populations, "
                   f"{result.samples} samples x {result.timesteps} steps) equal in jax and {backend} "
@@ -168,9 +172,9 @@ def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, time
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help=".npz with x and y")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="folder for the plots and index.md")
+@click.argument("artifact")
+@click.option("--data", required=True, help=".npz with x and y")
+@click.option("-o", "--output", required=True, help="folder for the plots and index.md")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
 @click.option("--samples", type=int, help="only the first N samples")
 def report(artifact, data, output, timesteps, samples):
@@ -182,10 +186,10 @@ def report(artifact, data, output, timesteps, samples):
 
 
 @cli.command()
-@click.argument("artifact", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["graphml", "nir", "netx"]), default="graphml", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="file to write")
-@click.option("--data", type=click.Path(dir_okay=False), help="graphml: .npz with x, edges weighted by measured firing rates")
+@click.argument("artifact")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="graphml", show_default=True)
+@click.option("-o", "--output", required=True, help="file to write")
+@click.option("--data", help="graphml: .npz with x, edges weighted by measured firing rates")
 @click.option("--samples", default=64, show_default=True, help="graphml: samples of DATA the rates are measured on")
 @click.option("--timesteps", default=64, show_default=True, help="graphml: steps per sample for the rates; netx: tSample")
 def export(artifact, fmt, output, data, samples, timesteps):
@@ -201,14 +205,17 @@ def export(artifact, fmt, output, data, samples, timesteps):
 def main(argv=None) -> int:
     try:
         rc = cli.main(args=argv, prog_name="snnc", standalone_mode=False)
+    except OptionError as exc:
+        click.echo(f"snnc: error: --{exc.param.replace('_', '-')}: {exc.message}", err=True)
+        return 2
     except SnncError as exc:
         click.echo(f"snnc: error: {exc}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("snnc: aborted", err=True)
         return 2
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a usage error: one line, as every other error
+        click.echo(f"snnc: error: {exc.format_message()}", err=True)
         return 2
     return rc if isinstance(rc, int) else 0
 

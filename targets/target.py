@@ -8,14 +8,14 @@ neurons and 128 KB synapse memory per core; Loihi 1: 1024 compartments per core)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict
 
 from snnc.errors import SnncError
 
 
-@dataclass(frozen=True)
-class EnergyModel:
+class EnergyModel(BaseModel):
     """Per-operation energies for estimates (not measurements), with their published source."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
     synop_pj: float  # one synaptic operation: a spike (or graded message) reaching one synapse
     neuron_update_pj: float  # one active neuron update (one neuron, one timestep)
     spike_pj: float  # sending one spike within a tile
@@ -31,8 +31,7 @@ LOIHI_ENERGY = EnergyModel(
 )
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(BaseModel):
     """One neuromorphic chip, as the numbers the compiler and both simulators obey.
 
     Arithmetic (identical in Lava's fixed_pt CPU models and on the chip for the parameters
@@ -42,6 +41,7 @@ class Target:
       spike if v > (vth << vth_shift); then v <- 0 (hard reset)
       decay(x, d) = sign(x) * ((|x| * (2^decay_bits - d)) >> decay_bits)   (toward zero)
     """
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     description: str
@@ -57,6 +57,7 @@ class Target:
     weight_exp_max: int = 7
     sigma_delta: bool = True  # sigma-delta neurons with graded spikes (Loihi 2 only)
     graded_bits: int = 24  # sigma, act and graded spike payloads (Lava SigmaDelta precision 24)
+    input_full: int = 4096  # the host's input rate code: rates m / input_full spikes per step
     sd_bias_bits: int = 16  # signed sigma-delta bias (Lava SigmaDelta bias precision 16)
     state_exp_max: int = 7  # sigma-delta state exponent (3 bits)
     energy: EnergyModel = LOIHI_ENERGY
@@ -66,6 +67,12 @@ class Target:
     chips: int = 1  # chips on the board the network must fit (a single-chip system by default)
     synapse_bytes: int = 1  # memory per synapse in the core estimate: an 8-bit weight, no sharing
     max_fan_in: int = 4096
+
+    @property
+    def if_du(self) -> int:
+        """The current decay du that makes LIF an integrate-and-fire neuron: u = a_in << act_shift
+        each step (the largest du; the residual sign(u) (|u| >> decay_bits) is left)."""
+        return 2 ** self.decay_bits - 1
 
     @property
     def vth_max(self) -> int:
@@ -105,14 +112,16 @@ LOIHI1 = Target(
 )
 
 _TARGETS = {t.name: t for t in (LOIHI2, LOIHI1)}
+FAMILIES = {"loihi": "loihi2"}  # a family name means its newest chip
 
 
 def known_targets() -> tuple[str, ...]:
-    return tuple(_TARGETS)
+    return (*_TARGETS, *FAMILIES)
 
 
 def get_target(name: str) -> Target:
+    """The target called `name`, or the newest chip of the family `name`."""
     try:
-        return _TARGETS[name]
+        return _TARGETS[FAMILIES.get(name, name)]
     except KeyError:
-        raise SnncError(f"unknown target {name!r}; known targets: {', '.join(_TARGETS)}") from None
+        raise SnncError(f"unknown target {name!r}; known targets: {', '.join(known_targets())}") from None

@@ -52,15 +52,14 @@ def test_energy_estimate_is_the_sum_of_its_operations():
     e = energy_estimate(net, layers, LOIHI2, 8)
     neurons = sum(p.size for p in net.populations)
     expected = (sum(x.synops for x in layers) * 23.6 + neurons * 8 * 52.0 + sum(x.spikes_mean for x in layers) * 1.7) / 1e6
-    assert e["estimate"] is True and e["snn_uj"] == pytest.approx(expected)
+    assert e.estimate is True and e.snn_uj == pytest.approx(expected)
     # conv 3x3, pad 1 on 5x5x2 -> 5x5x3: 13 valid taps per axis (2+3+3+3+2), x 2 in x 3 out channels;
     # depthwise 2x2 stride 2 -> 2x2x3: 4 taps each; dense 12 -> 4 plus the skip 50 -> 4
     assert [x.ann_macs for x in layers] == [0, 13 * 13 * 2 * 3, 2 * 2 * 3 * 4, 4 * 12 + 4 * 50]
-    assert "Davies" in e["source"] and e["ann_uj"] == pytest.approx(sum(x.ann_macs for x in layers) * 4.6 / 1e6)
+    assert "Davies" in e.source and e.ann_uj == pytest.approx(sum(x.ann_macs for x in layers) * 4.6 / 1e6)
 
 
 def test_core_estimate_and_every_violated_limit_listed():
-    from dataclasses import replace
 
     from snnc.compiler.passes.check_limits import check_limits
     from snnc.compiler.resources import core_usage
@@ -73,7 +72,7 @@ def test_core_estimate_and_every_violated_limit_listed():
     assert [u.cores for u in usage.values()] == [1, 1, 1, 1]
     # 16 neurons per core: input 50 -> 4 cores, a 75 -> 5, b 12 -> 1, output 4 -> 1: 11 > 8;
     # and the output's fan-in 12 + 50 = 62 > 40: both are reported
-    small = replace(LOIHI2, neurons_per_core=16, cores_per_chip=8, max_fan_in=40)
+    small = LOIHI2.model_copy(update=dict(neurons_per_core=16, cores_per_chip=8, max_fan_in=40))
     with pytest.raises(SnncError) as info:
         check_limits(net, small)
     message = str(info.value)

@@ -16,8 +16,9 @@ from lava_nets import _largest_current, random_lava_net
 from nir_reference import channels_first, simulate
 from snnc.backends.channels_first import symmetric_padding
 from snnc.backends.jax.simulator import readout, trace
-from snnc.backends.lava.graph import lava_graph
-from snnc.backends.lava.specs import ConvSpec, rate_spike_trains
+from snnc.backends.lava.graph import lava_connections
+from snnc.backends.lava.specs import ConvSpec
+from snnc.compiler.ir.neurons.spike_source import rate_spike_trains
 from snnc.cli import main
 from snnc.compiler.ir.spiking import SpikeInput, SpikingNet
 from snnc.compiler.ir.synapses import synapse_matrix
@@ -139,7 +140,7 @@ def test_netx_round_trip_field_by_field(name, compiled, tmp_path):
     out = tmp_path / f"{name}.net"
     assert main(["export", str(artifact), "--format", "netx", "-o", str(out), "--timesteps", "32"]) == 0
     net = load_artifact(artifact).spiking
-    lava = {(spec.src, spec.dst): spec for spec in lava_graph(net).connections}
+    lava = {(spec.src, spec.dst): spec for spec in lava_connections(net, LOIHI2)}
     with h5py.File(out) as f:
         layers = [f[f"layer/{i}"] for i in range(len(f["layer"]))]
         assert (f["simulation/Ts"][()], f["simulation/tSample"][()]) == (1, 32)

@@ -66,8 +66,8 @@ def test_verify_cli_bit_exact_json(capsys, tmp_path):
 def test_verify_cli_exit_1_names_the_first_divergence(monkeypatch, capsys):
     import snnc.api
 
-    def one_spike_flipped(net, bias, steps, backend, timeout):
-        t = lava_trace(net, bias, steps, backend, timeout)
+    def one_spike_flipped(net, bias, steps, backend, timeout, target):
+        t = lava_trace(net, bias, steps, backend, timeout, target)
         t.s["dense"][5, 1, 7] = ~t.s["dense"][5, 1, 7]
         return t
 

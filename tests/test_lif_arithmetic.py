@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_array_equal
 
 import numpy_reference as ref
-from snnc.backends.jax.lif import lif_step
+from snnc.compiler.ir.neurons.lif import lif_step
 from snnc.targets import LOIHI2
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")

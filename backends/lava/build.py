@@ -25,11 +25,12 @@ from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.proc.sparse.models import PySparseModelBitAcc
 from lava.proc.sparse.process import Sparse
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, SourceSpec, lava_shape
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, NeuronSpec, lava_shape
 
 MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, RingBuffer: PySendModelFixed,
           Dense: PyDenseModelBitAcc, Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
-ACT_MODES = {"relu": ActivationMode.RELU, "unit": ActivationMode.UNIT}
+PROCESSES = {cls.__name__: cls for cls in MODELS}
+ENUM_KEYWORDS = {"act_mode": ActivationMode}  # keywords whose values travel as the enum member's name
 
 
 @cache
@@ -68,18 +69,13 @@ class Built:
     synapses: list  # Dense / Sparse / Conv processes, in graph.connections order
 
 
-def neuron_process(spec, bias_mant: np.ndarray | None = None, steps: int = 0):
-    if isinstance(spec, SourceSpec):
-        return checked(RingBuffer, spec.keywords(bias_mant, steps))
-    if isinstance(spec, LifSpec):
-        return checked(LIF, spec.keywords(bias_mant))
-    keywords = spec.keywords(bias_mant)
-    return checked(SigmaDelta, {**keywords, "act_mode": ACT_MODES[keywords["act_mode"]]})
+def neuron_process(spec: NeuronSpec):
+    keywords = {k: ENUM_KEYWORDS[k][v.upper()] if k in ENUM_KEYWORDS else v for k, v in spec.keywords.items()}
+    return checked(PROCESSES[spec.process], keywords)
 
 
-def build(graph: LavaGraph, input_bias_mant: np.ndarray, steps: int) -> Built:
-    first = graph.populations[0]
-    neurons = {p.name: neuron_process(p, input_bias_mant if p is first else None, steps) for p in graph.populations}
+def build(graph: LavaGraph) -> Built:
+    neurons = {p.name: neuron_process(p) for p in graph.populations}
     synapses = []
     for c in graph.connections:
         src, dst = neurons[c.src], neurons[c.dst]
@@ -95,25 +91,14 @@ def build(graph: LavaGraph, input_bias_mant: np.ndarray, steps: int) -> Built:
     return Built(neurons, synapses)
 
 
-def reset(built: Built, graph: LavaGraph, input_bias_mant: np.ndarray, steps: int) -> None:
-    """Back to the state at t = 0, with the next sample's input (Vars set between runs)."""
+def reset(built: Built, graph: LavaGraph, sample: int) -> None:
+    """Back to the state at t = 0, with sample `sample`'s input (>= 1; Vars set between runs)."""
     for spec in graph.populations:
         neurons = built.neurons[spec.name]
-        shape = lava_shape(spec.ir_shape)
-        if isinstance(spec, LifSpec):
-            neurons.u.set(np.zeros(shape, np.int32))
-            neurons.v.set(np.full(shape, spec.v_init, np.int32))
-        elif not isinstance(spec, SourceSpec):
-            for var in (neurons.sigma, neurons.act, neurons.residue, neurons.error):
-                var.set(np.zeros(shape, np.int32))
-    first = graph.populations[0]
-    if isinstance(first, SourceSpec):
-        built.neurons[first.name].data.set(first.keywords(input_bias_mant, steps)["data"])
-    elif isinstance(first, LifSpec):
-        built.neurons[first.name].bias_mant.set(first.keywords(input_bias_mant)["bias_mant"])
-    elif not isinstance(first, SourceSpec):  # Lava's SigmaDelta scaled its bias by 2^state_exp when built
-        bias = first.keywords(input_bias_mant)["bias"]
-        built.neurons[first.name].bias.set((bias << first.state_exp).astype(np.int32))
+        for var, value in spec.reset.items():
+            getattr(neurons, var).set(np.full(lava_shape(spec.ir_shape), value, np.int32))
+        for var, value in (spec.later_samples[sample - 1] if spec.later_samples else {}).items():
+            getattr(neurons, var).set(value)
     for proc in built.synapses:
         buffer = proc.a_buf if isinstance(proc, Conv) else proc.a_buff
         buffer.set(np.zeros(buffer.shape, np.int32))

@@ -1,8 +1,8 @@
 """The Lava run, in a process of its own: `python -m snnc.backends.lava.child JOB_DIR`.
 
-JOB_DIR/job.pkl holds {"graph": LavaGraph, "input_bias": (B, *input shape) int32, "steps": T,
-"backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes, u and v (sigma-delta: graded
-payload, sigma, act; a host spike source: spikes only) for all B * T steps are written to
+JOB_DIR/job.pkl holds {"graph": LavaGraph (every sample's input inside), "samples": B, "steps": T,
+"backend": "lava-cpu" | "loihi2-hw"}. Each population's spikes and the two Vars its spec names as
+u and v (none for a host spike source) for all B * T steps are written to
 JOB_DIR/<i>_<s|u|v>.npy (Lava layout) by probes; then JOB_DIR/done is created.
 A failure writes the real error (the failing Lava process's traceback, not Lava's "1 Exception(s)
 occurred", and also when Lava would wait forever on the survivors) to JOB_DIR/error.txt, kills
@@ -28,30 +28,29 @@ def main(job: Path) -> int:
 
     from snnc.backends.lava.build import build, reset
     from snnc.backends.lava.probe.probe import SpikeProbe, TraceProbe
-    from snnc.backends.lava.specs import SigmaDeltaSpec, SourceSpec, lava_shape
+    from snnc.backends.lava.specs import lava_shape
 
     spec = pickle.loads((job / "job.pkl").read_bytes())
-    graph, bias, steps = spec["graph"], spec["input_bias"], spec["steps"]
-    built = build(graph, bias[0], steps)
+    graph, samples, steps = spec["graph"], spec["samples"], spec["steps"]
+    built = build(graph)
     for i, pop in enumerate(graph.populations):
         shape = lava_shape(pop.ir_shape)
-        source, graded = isinstance(pop, SourceSpec), isinstance(pop, SigmaDeltaSpec)
-        files = {k: str(job / f"{i}_{k}.npy") for k in ("s" if source else "suv")}
+        files = {k: str(job / f"{i}_{k}.npy") for k in ("suv" if pop.probes else "s")}
         for kind, path in files.items():
-            np.lib.format.open_memmap(path, "w+", np.int32 if kind != "s" or graded else bool, (len(bias) * steps, *shape))
+            np.lib.format.open_memmap(path, "w+", np.int32 if kind != "s" or pop.graded else bool, (samples * steps, *shape))
         neurons = built.neurons[pop.name]
-        probe = (SpikeProbe if source else TraceProbe)(shape=shape, files=files, name=f"probe_{pop.name}")
+        probe = (TraceProbe if pop.probes else SpikeProbe)(shape=shape, files=files, name=f"probe_{pop.name}")
         neurons.s_out.connect(probe.s_in)
-        if not source:
-            probe.u_ref.connect_var(neurons.sigma if graded else neurons.u)
-            probe.v_ref.connect_var(neurons.act if graded else neurons.v)
+        if pop.probes:
+            probe.u_ref.connect_var(getattr(neurons, pop.probes[0]))
+            probe.v_ref.connect_var(getattr(neurons, pop.probes[1]))
     root = built.neurons[graph.populations[0].name]
     run_cfg = _run_config(spec["backend"])
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        for b in range(len(bias)):
+        for b in range(samples):
             if b:
-                reset(built, graph, bias[b], steps)
+                reset(built, graph, b)
             _watched_run(root, RunSteps(num_steps=steps), run_cfg)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent with the failing process's traceback
         (job / "error.txt").write_text(_lava_errors(root) or f"{type(exc).__name__}: {exc}")

@@ -12,30 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.backends.lava.specs import ConvSpec, LavaGraph, LifSpec, MatrixSpec, SigmaDeltaSpec, SourceSpec
-from snnc.compiler.ir.spiking import Projection, SigmaDeltaPopulation, SpikeInput, SpikingNet
+from snnc.backends.lava.specs import ConvSpec, LavaGraph, MatrixSpec
+from snnc.compiler.ir.spiking import Projection, SpikingNet
 from snnc.compiler.ir.synapses import synapse_matrix
-
-GRADED_MESSAGE_BITS = 24  # graded payloads: Lava's SigmaDelta s_out precision
-
-
-def lava_graph(net: SpikingNet) -> LavaGraph:
-    shapes = {p.name: p.shape for p in net.populations}
-    graded = {p.name for p in net.populations if isinstance(p, SigmaDeltaPopulation)}
-    populations = tuple(_population(p) for p in net.populations)
-    connections = tuple(_connection(q, shapes[q.src], shapes[q.dst], GRADED_MESSAGE_BITS if q.src in graded else 0)
-                        for q in net.projections)
-    return LavaGraph(populations, connections)
+from snnc.targets import Target
 
 
-def _population(p):
-    if isinstance(p, SpikeInput):
-        return SourceSpec(p.name, p.shape, p.full)
-    mant = np.asarray(p.bias_mant, np.int32)
-    if isinstance(p, SigmaDeltaPopulation):
-        return SigmaDeltaSpec(p.name, p.shape, p.vth, mant, p.state_exp, "relu" if p.relu else "unit")
-    return LifSpec(p.name, p.shape, p.vth, mant, p.bias_exp, p.v_init, p.du, p.dv)
+def lava_graph(net: SpikingNet, target: Target, drives: np.ndarray, steps: int) -> LavaGraph:
+    """The processes that run `net` on the input population's drives (B, *input shape) for `steps`
+    steps per sample."""
+    populations = tuple(p.lava(np.asarray(drives, np.int32) if i == 0 else None, steps, target)
+                        for i, p in enumerate(net.populations))
+    return LavaGraph(populations, lava_connections(net, target))
 
+
+def lava_connections(net: SpikingNet, target: Target) -> tuple:
+    pops = {p.name: p for p in net.populations}
+    return tuple(_connection(q, pops[q.src].shape, pops[q.dst].shape, target.graded_bits if pops[q.src].graded else 0)
+                 for q in net.projections)
 
 def _connection(q: Projection, src_shape, dst_shape, message_bits: int):
     if q.conv is None:

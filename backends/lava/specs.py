@@ -29,64 +29,20 @@ def to_lava(x: np.ndarray, rank: int) -> np.ndarray:
 from_lava = to_lava  # swapping two axes is its own inverse
 
 
-def rate_spike_trains(mant: np.ndarray, full: int, steps: int) -> np.ndarray:
-    """The host's input spike trains (IR SpikeInput) for mantissas (B, *shape): (B, steps, *shape)."""
-    v = np.full(mant.shape, full // 2, np.int64)
-    trains = []
-    for _ in range(steps):
-        v += mant
-        spikes = v >= full
-        v -= full * spikes
-        trains.append(spikes)
-    return np.stack(trains, axis=1)
-
-
 @dataclass(frozen=True, eq=False)
-class SourceSpec:
-    """Host-generated input spikes: lava.proc.io.source.RingBuffer (PySendModelFixed), whose data
-    (*Lava shape, T) it sends column (t - 1) % T at step t."""
+class NeuronSpec:
+    """One population as a stock Lava process, built by its neuron kind (compiler/ir/neurons):
+    the process class name, its constructor keywords for the first sample, the Vars to set before
+    each later sample (its input) and the state Vars reset to constants then, and the two Vars
+    verify reads as u and v (none for a host spike source)."""
     name: str
     ir_shape: tuple[int, ...]
-    full: int
-
-    def keywords(self, bias_mant: np.ndarray, steps: int) -> dict:
-        trains = rate_spike_trains(bias_mant[None], self.full, steps)[0]  # (steps, *ir_shape)
-        return dict(data=np.moveaxis(to_lava(trains, len(self.ir_shape)), 0, -1).astype(np.int32))
-
-
-@dataclass(frozen=True, eq=False)
-class LifSpec:
-    """A population: lava.proc.lif.process.LIF, fixed_pt (PyLifModelBitAcc)."""
-    name: str
-    ir_shape: tuple[int, ...]
-    vth: int
-    bias_mant: np.ndarray  # IR layout, int32
-    bias_exp: int
-    v_init: int
-    du: int
-    dv: int
-
-    def keywords(self, bias_mant: np.ndarray | None = None) -> dict:
-        mant = self.bias_mant if bias_mant is None else bias_mant
-        return dict(shape=lava_shape(self.ir_shape), vth=self.vth, bias_mant=to_lava(mant, len(self.ir_shape)),
-                    bias_exp=self.bias_exp, u=0, v=self.v_init, du=self.du, dv=self.dv, name=self.name)
-
-
-@dataclass(frozen=True, eq=False)
-class SigmaDeltaSpec:
-    """A population: lava.proc.sdn.process.SigmaDelta, fixed_pt (PySigmaDeltaModelFixed). Lava
-    scales vth and bias by 2^state_exp itself; act_mode "relu" or "unit" (build.py maps it)."""
-    name: str
-    ir_shape: tuple[int, ...]
-    vth: int
-    bias_mant: np.ndarray  # IR layout, int32, payload units
-    state_exp: int
-    act_mode: str
-
-    def keywords(self, bias_mant: np.ndarray | None = None) -> dict:
-        mant = self.bias_mant if bias_mant is None else bias_mant
-        return dict(shape=lava_shape(self.ir_shape), vth=self.vth, bias=to_lava(mant, len(self.ir_shape)),
-                    state_exp=self.state_exp, spike_exp=0, cum_error=False, act_mode=self.act_mode, name=self.name)
+    process: str  # a key of build.PROCESSES
+    keywords: dict  # Lava layout
+    later_samples: tuple[dict[str, np.ndarray], ...]  # samples 2..B: Var name -> value (Lava layout)
+    reset: dict[str, int]  # state Var -> the constant it restarts from
+    probes: tuple[str, ...]  # (u Var, v Var), or () for spikes only
+    graded: bool  # spikes are int32 payloads
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,5 +82,5 @@ class ConvSpec:
 
 @dataclass(frozen=True, eq=False)
 class LavaGraph:
-    populations: tuple[SourceSpec | LifSpec | SigmaDeltaSpec, ...]  # input first
+    populations: tuple[NeuronSpec, ...]  # input first
     connections: tuple[MatrixSpec | ConvSpec, ...]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import LifPopulation, SigmaDeltaPopulation, SpikingNet
+from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
 from snnc.compiler.resources import core_usage, resource_violations
 from snnc.errors import SnncError
@@ -30,45 +30,18 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
     for pop in net.populations:
         incoming = net.incoming(pop.name)
         where = f"population {pop.name!r} (layer {pop.layer})"
-        if isinstance(pop, SigmaDeltaPopulation):
-            problems += _sigma_delta_violations(pop, where, target)
-        elif isinstance(pop, LifPopulation):
-            problems += _lif_violations(pop, where, target)
+        problems += pop.violations(target, where)
         for q in incoming:
             if not np.array_equal(to_weight_grid(q.weight, target), q.weight):
                 problems.append(f"{where}: weights from {q.src!r} are not on the signed {target.weight_bits}-bit grid")
             if not target.weight_exp_min <= q.weight_exp <= target.weight_exp_max:
                 problems.append(f"{where}: weight exponent {q.weight_exp} outside [{target.weight_exp_min}, {target.weight_exp_max}]")
         current = max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])
-        if not isinstance(pop, SigmaDeltaPopulation) and current > target.max_input_current:
+        if pop.bounded_current and current > target.max_input_current:
             problems.append(f"{where}: input current can reach {current} > {target.max_input_current} (u would wrap)")
         synapses = sum(fan_in(q, net.population(q.src).size) for q in incoming)
         if synapses > target.max_fan_in:
             problems.append(f"{where}: fan-in {synapses} > {target.max_fan_in} synapses per neuron")
-    return problems
-
-
-def _lif_violations(pop, where: str, target: Target) -> list[str]:
-    low, high = target.bias_mant_range
-    problems = []
-    if not 0 <= pop.vth <= target.vth_max:
-        problems.append(f"{where}: threshold {pop.vth} outside [0, {target.vth_max}]")
-    if pop.bias_mant.min(initial=0) < low or pop.bias_mant.max(initial=0) > high:
-        problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
-    if not 0 <= pop.bias_exp <= target.bias_exp_max:
-        problems.append(f"{where}: bias exponent {pop.bias_exp} outside [0, {target.bias_exp_max}]")
-    return problems
-
-
-def _sigma_delta_violations(pop, where: str, target: Target) -> list[str]:
-    problems = []
-    if not target.sigma_delta:
-        problems.append(f"{where}: {target.name} has no sigma-delta neurons")
-    if not 0 <= pop.state_exp <= target.state_exp_max:
-        problems.append(f"{where}: state exponent {pop.state_exp} outside [0, {target.state_exp_max}]")
-    high = 2 ** (target.sd_bias_bits - 1) - 1
-    if np.abs(pop.bias_mant).max(initial=0) > high or not 0 <= pop.vth <= high:
-        problems.append(f"{where}: bias or delta threshold outside the signed {target.sd_bias_bits}-bit range")
     return problems
 
 
@@ -78,10 +51,10 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
     if problems:
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
     cores = f"{sum(u.cores for u in usage)} of {target.cores_per_chip * target.chips} cores"
-    lif = [p for p in net.populations[1:] if isinstance(p, LifPopulation)]
-    if not lif:
+    bounded = [p for p in net.populations[1:] if p.bounded_current]
+    if not bounded:
         return net, [f"limits of {target.name} hold ({cores}); graded sums are not bounded statically: sigma stays "
                      "within 24 bits for activations up to 32 times their calibrated scale"]
     bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
-                for p in lif)
+                for p in bounded)
     return net, [f"limits of {target.name} hold ({cores}); largest possible |a_in| {bound} <= {target.max_input_current}"]

@@ -1,8 +1,8 @@
 """Bit-width fitting: a FloatNet and its activation scales -> a SpikingNet of Loihi integers.
 
-Rate coding on integrate-and-fire neurons (du = 4095, dv = 0, hard reset). With lambda_p the
+Rate coding on integrate-and-fire neurons (du = target.if_du, dv = 0, hard reset). With lambda_p the
 activation scale of population p and rho the rate that lambda maps to, a neuron of p receives
-per step (in units of its threshold V_p = vth_p << 6)
+per step (in units of its threshold V_p = vth_p << vth_shift)
     sum_q (W_q lambda_src / lambda_p) r_src  +  rho b / lambda_p,
 so its rate approximates rho a / lambda_p. Per population, vth_p is the largest integer such that
   - every incoming weight W' = W lambda_src / lambda_p times vth_p fits the signed 8-bit grid
@@ -28,8 +28,6 @@ from snnc.compiler.ir.spiking import FloatNet, InputEncoding, LifPopulation, Pro
 from snnc.errors import SnncError
 from snnc.targets import Target
 
-
-INPUT_FULL = 4096  # resolution of the host's input rate code (rates m / 4096 spikes per step)
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,9 @@ def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Ta
 def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding) -> tuple[SpikingNet, list[str]]:
     rho = coding.max_rate
     inp = net.populations[0]
-    encoding = InputEncoding(gain=rho * INPUT_FULL / scales[inp.name], max_mant=INPUT_FULL)
-    pops = [SpikeInput(inp.name, inp.shape, "input", INPUT_FULL, scales[inp.name], inp.layer)]
+    full = target.input_full
+    encoding = InputEncoding(gain=rho * full / scales[inp.name], max_mant=full)
+    pops = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
     projections: list[Projection] = []
     weight_factor, bias_factor = latency_factors(net, coding.timesteps)
     index = {id(q): i for i, q in enumerate(net.projections)}
@@ -113,7 +112,7 @@ def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: Ra
         output = pop.role == "output"
         pops.append(LifPopulation(
             pop.name, pop.shape, pop.role, target.vth_max if output else theta, mant, exp,
-            0 if output else int(coding.v_init * v_threshold), 4095, 0, scales[pop.name], pop.layer))
+            0 if output else int(coding.v_init * v_threshold), target.if_du, 0, scales[pop.name], pop.layer))
     notes = [f"rate coding: activation lambda -> {rho:g} spikes/step, v_init {coding.v_init:g} x threshold; "
              "input as host-generated spike trains (reset by subtraction, no hard-reset loss); "
              f"biases and residual paths compensated for each layer's latency at T={coding.timesteps}"]

@@ -1,0 +1,37 @@
+"""The codings compile offers, one registry read by the options, the CLI and the API: a coding is the
+pass that quantizes the FloatNet into its neuron kind and, with calibration data, the pass that
+tunes the integer network afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
+from snnc.compiler.passes.quantize import RateCoding, quantize
+from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
+
+
+@dataclass(frozen=True)
+class Coding:
+    quantize: Callable  # (float_net, target, scales) -> (SpikingNet, notes)
+    calibrate: Callable | None  # (spiking, float_net, target, calibration, scales) -> (SpikingNet, notes)
+
+
+def _rate(options) -> Coding:
+    rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint)
+    return Coding(partial(quantize, coding=rate),
+                  partial(calibrate_thresholds, coding=rate, timesteps=options.timesteps_hint))
+
+
+def _sigma_delta(options) -> Coding:
+    return Coding(partial(quantize_sigma_delta, coding=SigmaDeltaCoding()), None)
+
+
+CODINGS = {"lif": _rate, "sigma-delta": _sigma_delta}
+
+
+def coding_for(options) -> Coding:
+    """The coding `options.neuron` names, with its parameters from the options."""
+    return CODINGS[options.neuron](options)

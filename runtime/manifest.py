@@ -1,0 +1,59 @@
+"""The artifact's manifest: what was compiled, from what, how, for which target (pydantic, versioned)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from snnc.compiler.options import CompileOptions
+
+FORMAT = "snnc-artifact/2"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceFile(_Strict):
+    file: str  # the name it had (no directories)
+    sha256: str
+
+
+class CalibrationData(SourceFile):
+    samples: int
+    percentile: float
+
+
+class Manifest(_Strict):
+    format: Literal["snnc-artifact/2"] = FORMAT
+    versions: dict[str, str | None]  # snnc and the stack it was compiled with
+    source_model: SourceFile
+    calibration: CalibrationData | None
+    target: str  # the resolved chip name (the options keep what was asked for)
+    options: CompileOptions
+    requested_target: str  # as the user named it (e.g. the family name "loihi")
+    scales: dict[str, float]  # per population: the float activation that maps to full scale
+    thresholds: dict[str, int]
+    notes: tuple[str, ...]
+    members: dict[str, str] = {}  # sha256 of every other archive member, filled in when saved
+
+
+def stack_versions() -> dict[str, str | None]:
+    out = {}
+    for name in ("snnc", "jax", "jaxlib", "lava-nc", "numpy", "keras", "pydantic"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def upgrade_v1(old: dict) -> dict:
+    """A snnc-artifact/1 manifest (an untyped dict) in the terms of this version."""
+    options = old.get("options", {})
+    return {"versions": old.get("versions", {}), "source_model": old["source_model"], "calibration": old.get("calibration"),
+            "target": old["target"], "requested_target": old["target"],
+            "options": {k: options[k] for k in CompileOptions.model_fields if k in options} | {"target": old["target"]},
+            "scales": old["scales"], "thresholds": old["thresholds"], "notes": old.get("notes", [])}

@@ -1,0 +1,97 @@
+"""No command overwrites one of its inputs or a special file: exit 2, one line, nothing changed or left."""
+
+import os
+import shutil
+
+import pytest
+
+from helpers import FIXTURES, write_digits
+from snnc.cli import main
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("outputs")
+    cal, test = write_digits(tmp)
+    model = tmp / "mlp.h5"
+    shutil.copy(FIXTURES / "mlp.h5", model)
+    artifact = tmp / "mlp.snn"
+    assert main(["compile", str(model), "-o", str(artifact)]) == 0
+    return tmp, model, cal, test, artifact
+
+
+def _special_outputs(tmp):
+    fifo = tmp / "fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    target = tmp / "target.txt"
+    target.write_text("keep me")
+    link = tmp / "link.snn"
+    if not link.is_symlink():
+        link.symlink_to(target)
+    folder = tmp / "folder"
+    folder.mkdir(exist_ok=True)
+    return {"fifo": fifo, "symlink": link, "device": "/dev/null", "folder": folder}
+
+
+def _snapshot(tmp):
+    return {p.name: (p.lstat().st_mtime_ns, p.lstat().st_size) for p in tmp.iterdir()}
+
+
+def _refused(capsys, argv, tmp):
+    before = _snapshot(tmp)
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("snnc: error:") and "Traceback" not in err, err
+    assert _snapshot(tmp) == before  # nothing changed, nothing left
+    return err
+
+
+def test_outputs_that_are_inputs_are_refused(setup, capsys):
+    tmp, model, cal, test, artifact = setup
+    assert "is the input" in _refused(capsys, ["compile", model, "-o", model], tmp)
+    assert "is the input" in _refused(capsys, ["compile", model, "--calibration", cal, "-o", cal], tmp)
+    assert "is the input" in _refused(capsys, ["export", artifact, "-o", artifact], tmp)
+    os.link(cal, tmp / "hardlink.npz")
+    assert "is the input" in _refused(capsys, ["compile", model, "--calibration", cal, "-o", tmp / "hardlink.npz"], tmp)
+    assert "is the input" in _refused(capsys, ["export", artifact, "--data", test, "-o", test], tmp)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "device", "folder"])
+def test_special_files_are_never_replaced(kind, setup, capsys):
+    tmp, model, cal, test, artifact = setup
+    out = _special_outputs(tmp)[kind]
+    _refused(capsys, ["compile", model, "-o", out], tmp)
+    _refused(capsys, ["export", artifact, "--format", "nir", "-o", out], tmp)
+    assert (tmp / "target.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "{artifact}", "--data", "{test}", "--samples", "-1"], "--samples"),
+    (["evaluate", "{artifact}", "--data", "{test}", "--samples", "0"], "--samples"),
+    (["evaluate", "{artifact}", "--data", "{test}", "--timesteps", "1000000000"], "--timesteps"),
+    (["verify", "{artifact}", "--data", "{test}", "--timesteps", "1000000000"], "--timesteps"),
+    (["verify", "{artifact}", "--data", "{test}", "--samples", "0"], "--samples"),
+    (["compile", "{model}", "--timesteps-hint", "0", "-o", "{tmp}/x.snn"], "--timesteps-hint"),
+    (["compile", "{model}", "--timesteps-hint", "-5", "-o", "{tmp}/x.snn"], "--timesteps-hint"),
+    (["compile", "{model}", "--percentile", "0", "-o", "{tmp}/x.snn"], "--percentile"),
+    (["compile", "{model}", "--max-rate", "1.5", "-o", "{tmp}/x.snn"], "--max-rate"),
+    (["compile", "{tmp}", "-o", "{tmp}/x.snn"], "error"),
+    (["evaluate", "{tmp}", "--data", "{test}"], "not a file"),
+])
+def test_option_bounds_are_one_line(argv, message, setup, capsys):
+    tmp, model, cal, test, artifact = setup
+    values = dict(tmp=tmp, model=model, test=test, artifact=artifact)
+    assert message in _refused(capsys, [a.format(**values) for a in argv], tmp)
+
+
+def test_family_name_resolves_to_the_newest_chip(setup, capsys):
+    tmp, model, cal, test, artifact = setup
+    out = tmp / "family.snn"
+    assert main(["compile", str(model), "--target", "loihi", "-o", str(out)]) == 0
+    assert "loihi: loihi2" in " ".join(capsys.readouterr().out.split())
+    from snnc.runtime.artifact import load_artifact
+
+    manifest = load_artifact(out).manifest
+    assert (manifest.target, manifest.requested_target) == ("loihi2", "loihi")
+    out.unlink()
