@@ -8,12 +8,13 @@ from snnc.compiler.ir.float_graph import FloatGraph
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.compiler.codings import Coding
 from snnc.compiler.passes.balance_thresholds import Calibration, balance_thresholds
-from snnc.compiler.passes.check_limits import check_limits
+from snnc.compiler.passes.check_limits import check_limits, fan_in_violations
 from snnc.compiler.passes.drop_noops import drop_noops
 from snnc.compiler.passes.fold_batchnorm import fold_batchnorm
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
+from snnc.errors import SnncError
 from snnc.targets import Target
 
 
@@ -39,6 +40,9 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     float_net, new = lower_to_populations(graph, target)
     notes += new
+    too_wide = fan_in_violations(float_net, target)
+    if too_wide:  # before calibration and quantization, which would only refuse it later
+        raise SnncError(f"the network does not fit {target.name}: " + "; ".join(too_wide))
     scales, new = balance_thresholds(float_net, target, calibration)
     notes += new
     spiking, new = coding.quantize(float_net, target, scales)

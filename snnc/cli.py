@@ -21,6 +21,24 @@ EXPORT_FORMATS = ("graphml", "nir", "netx")  # backends/export.py's registry, wi
 VERIFY_BACKENDS = ("lava-cpu", "loihi2-hw")
 
 
+def _table(title: str, columns: tuple[str, ...], rows) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*map(str, row))
+    out.print(table)
+
+
+def _notes(notes, prefix: str = "- ") -> None:
+    for note in notes:
+        out.print(f"{prefix}{note}", highlight=False)
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape))
+
+
 def _option(name: str, **extra):
     """A click option for the CompileOptions field `name`: its flag, default, help and choices."""
     field = CompileOptions.model_fields[name]
@@ -62,15 +80,11 @@ def compile_command(model, target, calibration, output, **options):
     result = api.compile(model, target=target, calibration=calibration, output=output, **options)
     resolved = result.manifest.target
     shown = resolved if resolved == target else f"{target}: {resolved}"
-    table = Table(title=f"{model} -> {result.output} ({shown})")
-    for column in ("population", "layer", "shape", "neurons", "synapses (weight bits)", "w exp", "vth", "bias exp"):
-        table.add_column(column)
-    for r in result.layers:
-        table.add_row(r.population, r.layer, "x".join(map(str, r.shape)), str(r.neurons), r.synapses,
-                      str(r.weight_exp), str(r.vth), str(r.exponent))
-    out.print(table)
-    for note in result.notes:
-        out.print(f"- {note}", highlight=False)
+    _table(f"{model} -> {result.output} ({shown})",
+           ("population", "layer", "shape", "neurons", "synapses (weight bits)", "w exp", "vth", "bias exp"),
+           ((r.population, r.layer, _shape(r.shape), r.neurons, r.synapses, r.weight_exp, r.vth, r.exponent)
+            for r in result.layers))
+    _notes(result.notes)
 
 
 @cli.command()
@@ -87,14 +101,10 @@ def evaluate(artifact, data, timesteps, samples, as_json):
     if as_json:
         click.echo(result.to_json())
         return
-    table = Table(title=f"{artifact} on {data} ({result.samples} samples)")
-    table.add_column("timesteps", justify="right")
-    table.add_column("SNN accuracy", justify="right")
-    table.add_column("vs ANN", justify="right")
-    for r in result.results:
-        table.add_row(str(r.timesteps), f"{r.accuracy:.4f}", f"{100 * (r.accuracy - result.ann_accuracy):+.2f} pts")
-    table.add_row("ANN", f"{result.ann_accuracy:.4f}", "")
-    out.print(table)
+    rows = [(r.timesteps, f"{r.accuracy:.4f}", f"{100 * (r.accuracy - result.ann_accuracy):+.2f} pts")
+            for r in result.results]
+    _table(f"{artifact} on {data} ({result.samples} samples)", ("timesteps", "SNN accuracy", "vs ANN"),
+           rows + [("ANN", f"{result.ann_accuracy:.4f}", "")])
     e = result.energy
     out.print(f"T={e.timesteps}, per sample: {e.spikes:.0f} spikes, {result.synops:,.0f} synaptic ops; "
               f"energy estimate {e.snn_uj:.3g} uJ on {e.target} vs ANN {e.ann_uj:.3g} uJ "
@@ -120,27 +130,20 @@ def inspect(artifact, as_json):
         out.print(f"calibration {c.file} ({c.samples} samples) sha256 {c.sha256[:16]}...", highlight=False)
     out.print("versions " + ", ".join(f"{k} {v}" for k, v in m.versions.items()), highlight=False)
     out.print("options " + ", ".join(f"{k}={v}" for k, v in m.options.model_dump().items()), highlight=False)
-    table = Table(title="populations (" + "; ".join(info.summaries.values()) + ")")
-    for column in ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores"):
-        table.add_column(column)
     usage = {u["population"]: u for u in info.resources.populations}
-    for row in info.layers:
-        u = usage.get(row.population, {"synapses": "-", "cores": "host"})
-        table.add_row(row.population, row.layer, row.role, "x".join(map(str, row.shape)), str(row.neurons),
-                      str(row.vth), str(row.exponent), f"{m.scales[row.population]:.4g}", str(u["synapses"]), str(u["cores"]))
-    out.print(table)
+    host = {"synapses": "-", "cores": "host"}
+    _table("populations (" + "; ".join(info.summaries.values()) + ")",
+           ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores"),
+           ((r.population, r.layer, r.role, _shape(r.shape), r.neurons, r.vth, r.exponent, f"{m.scales[r.population]:.4g}",
+             usage.get(r.population, host)["synapses"], usage.get(r.population, host)["cores"]) for r in info.layers))
     r = info.resources
     out.print(f"resources (estimate): {r.cores} cores on {r.chips} chip(s) of {m.target}", highlight=False)
-    table = Table(title="projections (one-step delay each; weights signed 8-bit)")
-    for column in ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"):
-        table.add_column(column)
-    for q in info.projections:
-        geometry = f"stride {q['strides']} pads {q['pads']} groups {q['groups']}" if q["kind"] == "conv" else ""
-        table.add_row(q["src"], q["dst"], q["kind"], "x".join(map(str, q["weight_shape"])),
-                      f"[{q['weight_min']}, {q['weight_max']}]", str(q["weight_exp"]), geometry)
-    out.print(table)
-    for note in m.notes:
-        out.print(f"- {note}", highlight=False)
+    _table("projections (one-step delay each; weights signed 8-bit)",
+           ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"),
+           ((q["src"], q["dst"], q["kind"], _shape(q["weight_shape"]), f"[{q['weight_min']}, {q['weight_max']}]",
+             q["weight_exp"], f"stride {q['strides']} pads {q['pads']} groups {q['groups']}" if q["kind"] == "conv" else "")
+            for q in info.projections))
+    _notes(m.notes)
 
 
 @cli.command()
@@ -197,8 +200,7 @@ def export(artifact, fmt, output, data, samples, timesteps):
     from snnc import api
 
     result = api.export(artifact, output, fmt, data, samples, timesteps)
-    for note in result.notes:
-        out.print(f"note: {note}", highlight=False)
+    _notes(result.notes, "note: ")
     out.print(f"wrote {result.path}", highlight=False)
 
 

@@ -88,3 +88,19 @@ def test_installed_console_script_exits_2_without_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("snnc: error: layer") and "Traceback" not in result.stderr
+
+
+def test_fan_in_beyond_the_target_is_refused_before_calibration(tmp_path, capsys, data, monkeypatch):
+    """A Dense layer too wide for Loihi's fan-in is refused from the lowered shapes alone: the
+    calibration and quantization passes never run."""
+    import keras
+
+    from snnc.compiler.passes import balance_thresholds
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(5000, activation="relu"),
+                              keras.layers.Dense(10)])
+    model.save(tmp_path / "wide.keras")
+    monkeypatch.setattr(balance_thresholds, "activation_scales", lambda *a: pytest.fail("calibration ran"))
+    code, err = _run(capsys, "compile", tmp_path / "wide.keras", "--calibration", data[0], "-o", tmp_path / "w.snn")
+    assert code == 2 and "fan-in 5000 > 4096" in err and err.count("\n") == 1
+    assert not (tmp_path / "w.snn").exists()

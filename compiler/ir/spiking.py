@@ -85,6 +85,10 @@ class FloatPopulation:
     bias: Npy  # float32, shape == self.shape
     layer: str  # the float-graph layer whose output this population carries
 
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
 
 @dataclass(frozen=True, eq=False)
 class FloatNet:

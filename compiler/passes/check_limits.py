@@ -39,9 +39,18 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
         current = max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])
         if pop.bounded_current and current > target.max_input_current:
             problems.append(f"{where}: input current can reach {current} > {target.max_input_current} (u would wrap)")
-        synapses = sum(fan_in(q, net.population(q.src).size) for q in incoming)
+    return problems + fan_in_violations(net, target)
+
+
+def fan_in_violations(net, target: Target) -> list[str]:
+    """Populations whose neurons receive more synapses than the target allows. Needs only the
+    projections' shapes, so compile checks it on the FloatNet, before any expensive step."""
+    problems = []
+    for pop in net.populations:
+        synapses = sum(fan_in(q, net.population(q.src).size) for q in net.incoming(pop.name))
         if synapses > target.max_fan_in:
-            problems.append(f"{where}: fan-in {synapses} > {target.max_fan_in} synapses per neuron")
+            problems.append(f"population {pop.name!r} (layer {pop.layer}): fan-in {synapses} > {target.max_fan_in} "
+                            "synapses per neuron")
     return problems
 
 

@@ -1,9 +1,11 @@
-"""No command overwrites one of its inputs or a special file: exit 2, one line, nothing changed or left."""
+"""Hostile command lines: no command overwrites one of its inputs or a special file, and no option
+value gives a traceback: exit 2, one line, nothing changed or left."""
 
 import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from helpers import FIXTURES, write_digits
 from snnc.cli import main
@@ -95,3 +97,36 @@ def test_family_name_resolves_to_the_newest_chip(setup, capsys):
     manifest = load_artifact(out).manifest
     assert (manifest.target, manifest.requested_target) == ("loihi2", "loihi")
     out.unlink()
+
+
+VALUES = st.one_of(st.integers(-10 ** 12, 10 ** 12).map(str), st.floats().map(repr), st.text(max_size=6),
+                   st.sampled_from(["0", "-1", "nan", "inf", "1e-9", "1,2", "", " ", "0x10"]))
+HOSTILE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _clean_exit(capsys, argv) -> int:
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err, err
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith("snnc: error:"), err
+    return code
+
+
+@HOSTILE
+@given(flag=st.sampled_from(["--percentile", "--max-rate", "--timesteps-hint", "--target", "--neuron", "--maxpool"]),
+       value=VALUES)
+def test_any_compile_option_value_compiles_or_is_one_line(setup, capsys, flag, value):
+    tmp, model, cal, test, artifact = setup
+    out = tmp / "fuzz.snn"
+    if _clean_exit(capsys, ["compile", model, flag, value, "-o", out]) == 0:
+        out.unlink()
+    assert not out.exists()
+
+
+@HOSTILE
+@given(flag=st.sampled_from(["--samples", "--timesteps"]),
+       value=st.one_of(st.integers(-3, 300).map(str), st.text(max_size=6), st.sampled_from(["10001", "1e9", "8,-1"])))
+def test_any_evaluate_option_value_runs_or_is_one_line(setup, capsys, flag, value):
+    tmp, model, cal, test, artifact = setup
+    _clean_exit(capsys, ["evaluate", artifact, "--data", test, flag, value, "--json"])
