@@ -29,7 +29,7 @@ from snnc.compiler.passes.check_limits import violations
 from snnc.errors import SnncError
 from snnc.runtime.manifest import FORMAT, Manifest, upgrade_v1
 from snnc.runtime.outputs import write_atomically
-from snnc.targets import Target, get_target
+from snnc.targets import Target
 
 NETWORKS = {"spiking.json": TypeAdapter(SpikingNet), "float.json": TypeAdapter(FloatNet)}
 LEGACY_KINDS = (("full", "spike-source"), ("state_exp", "sigma-delta"), ("bias_exp", "lif"))  # format 1: no tags
@@ -43,7 +43,8 @@ class Artifact:
 
     @property
     def target(self) -> Target:
-        return get_target(self.manifest.target)
+        """The target as the manifest records it (no JSON file needed), else the built-in of its name."""
+        return self.manifest.target_model
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -107,7 +108,7 @@ def load_artifact(path: Path) -> Artifact:
         raise SnncError(f"{path}: not a readable .snn artifact ({member}: {detail})") from None
     spiking, float_net = nets
     problems = structure_violations(spiking, integer=True) + structure_violations(float_net, integer=False)
-    problems = problems or violations(spiking, get_target(manifest.target))
+    problems = problems or violations(spiking, manifest.target_model)
     if problems:
         raise SnncError(f"{path}: invalid network: " + "; ".join(problems))
     return Artifact(manifest, spiking, float_net)

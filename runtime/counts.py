@@ -7,7 +7,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from snnc.compiler.ir.spiking import SpikingNet
-from snnc.compiler.ir.synapses import synapse_matrix
+from snnc.compiler.resources import ann_macs, synapses_out
 from snnc.targets import Target
 
 
@@ -53,10 +53,9 @@ class CountTally:
         shapes = {p.name: p.shape for p in net.populations}
         self.fan_out = {p.name: np.zeros(p.size, np.int64) for p in net.populations}
         self.macs = {p.name: 0 for p in net.populations}
-        for q in net.projections:
-            synapses = synapse_matrix(q, shapes[q.src], shapes[q.dst])
-            self.fan_out[q.src] += synapses.getnnz(axis=0)
-            self.macs[q.dst] += synapse_matrix(q.replace(weight=np.ones_like(q.weight)), shapes[q.src], shapes[q.dst]).nnz
+        for q in net.projections:  # counted from the weights (compiler/resources.py), no synapse list built
+            self.fan_out[q.src] += synapses_out(q, shapes[q.src], shapes[q.dst])
+            self.macs[q.dst] += ann_macs(q, shapes[q.src], shapes[q.dst])
         self.total = {p.name: 0 for p in net.populations}
         self.peak = {p.name: 0 for p in net.populations}
         self.synops = {p.name: 0 for p in net.populations}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.check_limits import fan_in
-from snnc.compiler.resources import chips_needed, core_usage
+from snnc.compiler.passes.place import place
 from snnc.runtime.artifact import Artifact
 from snnc.runtime.results import Inspection, LayerRow, Resources
 
@@ -37,9 +35,11 @@ def _projection(q) -> dict:
 
 def inspection(art: Artifact) -> Inspection:
     net, target = art.spiking, art.target
-    usage = core_usage(net, target)
-    resources = Resources(cores=sum(u.cores for u in usage), chips=chips_needed(usage, target),
-                          populations=tuple(dataclasses.asdict(u) for u in usage))
+    placement = art.manifest.placement or place(net, target)[0]  # artifacts from before placement was recorded
+    resources = Resources(cores=placement.cores, chips=placement.chips,
+                          populations=tuple(dict(population=p.population, layer=p.layer, neurons=p.neurons,
+                                                 synapses=p.synapses, cores=p.cores) for p in placement.populations))
     return Inspection(manifest=art.manifest, summaries={p.kind: p.summary for p in net.populations}, resources=resources,
+                      target=target, placement=placement,
                       layers=layer_rows(net), projections=tuple(_projection(q) for q in net.projections),
                       encoding=dict(gain=net.encoding.gain, max_mant=net.encoding.max_mant))

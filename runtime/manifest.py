@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from snnc.compiler.options import CompileOptions
+from snnc.compiler.passes.place import Placement
+from snnc.targets import Target, get_target
 
 FORMAT = "snnc-artifact/2"
 
@@ -38,6 +40,14 @@ class Manifest(_Strict):
     thresholds: dict[str, int]
     notes: tuple[str, ...]
     members: dict[str, str] = {}  # sha256 of every other archive member, filled in when saved
+    target_spec: Target | None = None  # the resolved target whole (chips applied; a JSON board's numbers)
+    placement: Placement | None = None  # cores and chips of every on-chip population (compiler/passes/place.py)
+
+    @property
+    def target_model(self) -> Target:
+        """The target compiled for: as recorded, or (artifacts from before targets were recorded)
+        the built-in target of that name."""
+        return self.target_spec if self.target_spec is not None else get_target(self.target)
 
 
 def stack_versions() -> dict[str, str | None]:
@@ -55,5 +65,6 @@ def upgrade_v1(old: dict) -> dict:
     options = old.get("options", {})
     return {"versions": old.get("versions", {}), "source_model": old["source_model"], "calibration": old.get("calibration"),
             "target": old["target"], "requested_target": old["target"],
-            "options": {k: options[k] for k in CompileOptions.model_fields if k in options} | {"target": old["target"]},
+            "options": {k: options[k] for k in (*CompileOptions.model_fields, "neuron") if k in options}
+            | {"target": old["target"]},
             "scales": old["scales"], "thresholds": old["thresholds"], "notes": old.get("notes", [])}

@@ -7,9 +7,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.passes.place import Placement
 from snnc.runtime.compare import Comparison
 from snnc.runtime.counts import EnergyEstimate, LayerCounts
 from snnc.runtime.manifest import Manifest
+from snnc.targets import Target
 
 
 class _Result(BaseModel):
@@ -112,3 +114,5 @@ class Inspection(_Result):
     layers: tuple[LayerRow, ...]
     projections: tuple[dict, ...]
     encoding: dict[str, float]
+    target: Target  # the target compiled for, as the artifact records it (chips included)
+    placement: Placement  # cores and chips per population (the manifest's; computed for older artifacts)

@@ -1,1 +1,2 @@
-from snnc.targets.target import LOIHI1, LOIHI2, Target, get_target, known_targets
+from snnc.targets.target import (KAPOHO_POINT, LOIHI1, LOIHI2, MAX_CHIPS, Target, get_target, is_target_file,
+                                 known_targets, resolve_target, target_file)

@@ -3,8 +3,10 @@
 Checked per population: threshold and bias mantissa/exponent ranges; every weight a fixed point of
 Lava's sign-mode clip and shift (so Lava, the chip and the JAX simulator see the same integers);
 the static bound sum_q max_row sum |W_q| << weight_exp <= 2^17 - 1 on |a_in| (no wrap of u,
-float32 synaptic sums exact); fan-in per neuron; the cores the network needs (compiler/resources.py)
-within the target's chips.
+float32 synaptic sums exact); fan-in per neuron; every neuron's synapses within one core's memory
+and the cores the network needs (compiler/resources.py, counted, never listed) within the target's
+chips. Every violated limit is listed. fan_in_violations and neuron_core_violations need only the
+lowered shapes, so compile runs them on the FloatNet before any expensive pass.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
-from snnc.compiler.resources import core_usage, resource_violations
+from snnc.compiler.resources import core_usage, neuron_core_violations, resource_violations  # noqa: F401 (re-exported)
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -59,7 +61,7 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
     problems = violations(net, target) + resource_violations(usage, target)
     if problems:
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(problems))
-    cores = f"{sum(u.cores for u in usage)} of {target.cores_per_chip * target.chips} cores"
+    cores = f"{sum(u.cores for u in usage)} of {target.cores_per_chip * target.chips} cores on {target.chips} chip(s)"
     bounded = [p for p in net.populations[1:] if p.bounded_current]
     if not bounded:
         return net, [f"limits of {target.name} hold ({cores}); graded sums are not bounded statically: sigma stays "
