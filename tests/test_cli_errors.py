@@ -35,8 +35,7 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     ("lstm.h5", "LSTM is not supported"),
     ("sigmoid.h5", "activation 'sigmoid'"),
     ("lambda.h5", "Lambda is not supported"),
-    ("maxpool.h5", "--maxpool avg"),
-])
+])  # max pooling compiles by default (tests/test_maxpool.py has --maxpool refuse)
 def test_unsupported_models_exit_2_naming_the_layer(case, expected, tmp_path, capsys, data):
     out = tmp_path / "out.snn"
     code, err = _run(capsys, "compile", FIXTURES / case, "--calibration", data[0], "-o", out)

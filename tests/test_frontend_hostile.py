@@ -252,8 +252,6 @@ def test_refused_constructs_name_the_layer(tmp_path, capsys, suffix):
                   "negative_slope"),
         "threshold": (keras.Sequential([keras.Input((8,)), L.Dense(4), L.ReLU(threshold=0.5, name="thr"), L.Dense(2)]),
                       "threshold"),
-        "maxpool1d": (keras.Sequential([keras.Input((8, 2)), L.MaxPooling1D(2, name="mp"), L.Flatten(), L.Dense(2)]),
-                      "--maxpool avg"),
         "dilation": (keras.Sequential([keras.Input((8, 2)), L.Conv1D(2, 3, dilation_rate=2, name="dil"), L.Flatten(),
                                        L.Dense(2)]), "dilation_rate"),
     }

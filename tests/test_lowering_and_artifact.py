@@ -19,7 +19,7 @@ from snnc.runtime.artifact import load_artifact
 from snnc.runtime.data import iter_x, load_labels
 
 
-def lowered(path, maxpool="refuse"):
+def lowered(path, maxpool="relu"):
     graph = load_model_graph(path)
     for graph_pass in graph_passes(maxpool):
         graph, _ = graph_pass(graph)
@@ -40,7 +40,7 @@ def _logits(model, x):
     return np.asarray(model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("name", ["lenet", "resnet", "mlp", "depthwise"])
+@pytest.mark.parametrize("name", ["lenet", "resnet", "mlp", "depthwise", "maxpool"])
 def test_tf2_fixture_lowering_matches_keras(name):
     _, x_test, _, _ = digits()
     model = load_keras_model(FIXTURES / f"{name}.h5")

@@ -119,6 +119,8 @@ class AvgPool:
 
 @dataclass(frozen=True, eq=False)
 class MaxPool:
+    """Maximum over pool windows, no padding; compiled as a ReLU network of pairwise maxima
+    (passes/maxpool_to_relu) or replaced by AvgPool (--maxpool avg)."""
     pool: tuple[int, int]
     strides: tuple[int, int]
 

@@ -3,10 +3,12 @@
 A population is created for the input, for every ReLU output and for the model output. Everything
 between populations is linear, so each path from a source population to a destination is one
 projection:
-  - a path ending in a Conv (after any ZeroPadding, average pooling or channel concatenation) is
-    composed into a single Conv: padding adds to the pads; pooling by p repeats the kernel p times
-    per axis, divides it by p*p and multiplies stride and pads by p; concatenation slices the
-    kernel's input channels;
+  - a path ending in a Conv (after any ZeroPadding, average pooling, channel concatenation or
+    other Conv) is composed into a single Conv: padding adds to the pads; pooling by p repeats the
+    kernel p times per axis, divides it by p*p and multiplies stride and pads by p; concatenation
+    slices the kernel's input channels; an earlier Conv (e.g. a max pooling's window tap, see
+    maxpool_to_relu) dilates the kernel by its stride and convolves it with its own, when the later
+    Conv's padding reads no real input;
   - a path that is only an average pooling or the identity becomes a depthwise Conv;
   - scalar scalings (Affine, from a capped ReLU split by split_capped_relu) commute with every linear
     op, so they are taken out of the path and multiply the composed kernel;
@@ -103,8 +105,14 @@ def _conv_form(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
     conv = ops[-1]
     kernel, strides, groups = conv.kernel, list(conv.strides), conv.groups
     pads = [list(conv.pads[0]), list(conv.pads[1])]
-    for op, in_shape in zip(reversed(ops[:-1]), reversed(shapes[:-2])):
-        if isinstance(op, Pad):
+    for index in range(len(ops) - 2, -1, -1):
+        op, in_shape = ops[index], shapes[index]
+        if isinstance(op, Conv):
+            composed = _compose_conv(op, (kernel, strides, pads, groups), in_shape, shapes[index + 1], shapes[-1])
+            if composed is None:
+                return None
+            kernel, strides, pads, groups = composed
+        elif isinstance(op, Pad):
             pads = [[pads[a][0] + op.pads[a][0], pads[a][1] + op.pads[a][1]] for a in (0, 1)]
         elif isinstance(op, AvgPool) and tuple(op.strides) == tuple(op.pool) and all(
                 in_shape[a] % op.pool[a] == 0 for a in (0, 1)):
@@ -118,6 +126,54 @@ def _conv_form(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
             return None
     geometry = ConvGeometry(tuple(strides), ((pads[0][0], pads[0][1]), (pads[1][0], pads[1][1])), groups)
     return np.asarray(kernel, np.float32), geometry
+
+
+def _full_kernel(kernel: np.ndarray, groups: int, c_in: int) -> np.ndarray:
+    """A grouped HWIO kernel as an ungrouped one (kh, kw, c_in, C_out)."""
+    kh, kw, per_group, c_out = kernel.shape
+    full = np.zeros((kh, kw, c_in, c_out), np.float64)
+    o = np.arange(c_out)
+    for c in range(per_group):
+        full[:, :, (o // (c_out // groups)) * per_group + c, o] = kernel[:, :, c, :]
+    return full
+
+
+def _compose_conv(inner: Conv, outer: tuple, in_shape, mid_shape, out_shape) -> tuple | None:
+    """`outer` (kernel, strides, pads, groups), applied to the output of the Conv `inner`, as one
+    conv of inner's input: strides multiply, the kernel is the outer kernel dilated by inner's stride
+    and convolved with inner's, pads = inner's + outer's times inner's stride. Exact unless outer's
+    padding would read real input where it read zeros of the middle tensor: None then."""
+    kernel2, strides2, pads2, groups2 = outer
+    c_in, c_out = in_shape[-1], out_shape[-1]
+    a = _full_kernel(np.asarray(inner.kernel), inner.groups, c_in)
+    b = _full_kernel(np.asarray(kernel2), groups2, mid_shape[-1])
+    s1 = inner.strides
+    size = [(b.shape[ax] - 1) * s1[ax] + a.shape[ax] for ax in (0, 1)]
+    full = np.zeros((*size, c_in, c_out), np.float64)
+    for i, j in np.ndindex(*b.shape[:2]):
+        full[i * s1[0]:i * s1[0] + a.shape[0], j * s1[1]:j * s1[1] + a.shape[1]] += np.tensordot(a, b[i, j], 1)
+    pads, strides = [], []
+    for ax in (0, 1):
+        rows = np.flatnonzero(np.abs(a).sum(axis=tuple(d for d in range(4) if d != ax)))
+        lo, hi = (int(rows[0]), int(rows[-1])) if rows.size else (0, 0)
+        (top1, _), (top2, _) = inner.pads[ax], pads2[ax]
+        H, Z, O, stride = in_shape[ax], mid_shape[ax], out_shape[ax], s1[ax] * strides2[ax]
+        if top2 > 0 and hi - top1 >= s1[ax]:  # the middle tensor's top padding would read row 0 onwards
+            return None
+        if (O - 1) * strides2[ax] + b.shape[ax] - 1 - top2 >= Z and Z * s1[ax] + lo - top1 < H:
+            return None  # ... or its bottom padding rows the inner conv never covered
+        top = top1 + top2 * s1[ax]
+        bottom = max(0, (O - 1) * stride + size[ax] - top - H)
+        if (H + top + bottom - size[ax]) // stride + 1 != O:
+            return None
+        pads.append([top, bottom])
+        strides.append(stride)
+    g1, g2 = inner.groups, groups2
+    groups = min(g1, g2) if g1 % g2 == 0 or g2 % g1 == 0 else 1
+    o = np.arange(c_out)
+    per_group = c_in // groups
+    kernel = np.stack([full[:, :, (o // (c_out // groups)) * per_group + c, o] for c in range(per_group)], axis=2)
+    return kernel.astype(np.float32), strides, pads, groups
 
 
 def _as_dense(ops, shapes, where: str) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Max pooling (MaxPooling1D/2D) has no Loihi neuron equivalent: refuse it, or (when asked) replace it by
-average pooling. Library messages name the parameter (maxpool="avg"); the CLI user reads it as --maxpool avg."""
+"""The alternatives to compiling max pooling (MaxPooling1D/2D) as a ReLU network (maxpool_to_relu, the
+default): replace it by average pooling (--maxpool avg), or refuse it (--maxpool refuse)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ def refuse_maxpool(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str
     for layer in graph.layers:
         if isinstance(layer.op, MaxPool):
             raise SnncError(
-                f"layer {layer.name!r} ({layer.keras_class}) cannot be expressed with Loihi neurons; retrain with "
-                "average pooling or compile with --maxpool avg to replace it by average pooling")
+                f"layer {layer.name!r} ({layer.keras_class}) refused (--maxpool refuse); compile with --maxpool relu "
+                "(exact, as a ReLU network) or --maxpool avg (replaced by average pooling)")
     return graph, []
 
 
