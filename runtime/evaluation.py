@@ -6,14 +6,18 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax.sharding import NamedSharding
 
 from snnc.backends.jax.simulator import readout_and_counts
+from snnc.compiler.ir.spiking import SpikingNet
 from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact
 from snnc.runtime.counts import CountTally, energy_estimate
 from snnc.runtime.data import iter_x, load_labels
+from snnc.runtime.devices import batch_sharding, first_rows, shard_rows
 from snnc.runtime.progress import tracked
 from snnc.runtime.results import EvaluateResult, TimestepAccuracy
+from snnc.targets import Target
 
 BATCH = 256
 
@@ -29,19 +33,31 @@ def _correct(scores, labels: np.ndarray) -> int:
     return int((np.asarray(scores).reshape(len(labels), -1).argmax(1) == labels).sum())
 
 
-def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], limit: int | None) -> EvaluateResult:
+def simulated(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple[int, ...],
+              sharding: NamedSharding | None = None) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
+    """readout_and_counts of `drive`; with a sharding (runtime/devices.py), split over its devices,
+    padded rows dropped: the same integers."""
+    if sharding is None:
+        return readout_and_counts(net, target, drive, timesteps)
+    return first_rows(readout_and_counts(net, target, shard_rows(drive, sharding), timesteps), len(drive))
+
+
+def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], limit: int | None,
+                      devices: int | None = None) -> EvaluateResult:
     """Accuracy of the integer network at each T (sorted, distinct) and of the ANN; counts per layer
-    and an energy estimate at the largest T."""
+    and an energy estimate at the largest T. devices: split each batch's simulation over the first
+    `devices` JAX devices (the ANN, a float reference, stays on one device)."""
     net, target = art.spiking, art.target
+    sharding = None if devices is None else batch_sharding(devices)
     labels = load_labels(data, limit, classes=net.output.size)
     correct = {t: 0 for t in timesteps}
     ann_correct, seen = 0, 0
     forward = jax.jit(lambda x: art.float_net.forward(x)[net.output.name])
     tally = CountTally(net, timesteps[-1])
-    for batch in tracked(iter_x(data, net.input.shape, BATCH, len(labels)), "evaluating", len(labels)):
+    for batch in tracked(iter_x(data, net.sample_shape, BATCH, len(labels)), "evaluating", len(labels)):
         y = labels[seen: seen + len(batch)]
         seen += len(batch)
-        out, counts = readout_and_counts(net, target, net.encode(batch), timesteps)
+        out, counts = simulated(net, target, net.encode(batch), timesteps, sharding)
         tally.add(counts)
         for t in timesteps:
             correct[t] += _correct(out[t], y)
