@@ -10,6 +10,7 @@ from typing import Callable
 
 from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
 from snnc.compiler.passes.quantize import RateCoding, quantize
+from snnc.compiler.passes.quantize_population import PopulationCoding, quantize_population
 from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
 
 
@@ -29,9 +30,13 @@ def _sigma_delta(options) -> Coding:
     return Coding(partial(quantize_sigma_delta, coding=SigmaDeltaCoding()), None)
 
 
-CODINGS = {"lif": _rate, "sigma-delta": _sigma_delta}
+def _population(options) -> Coding:
+    return Coding(partial(quantize_population, coding=PopulationCoding(levels=options.population)), None)
+
+
+CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population}
 
 
 def coding_for(options) -> Coding:
-    """The coding `options.neuron` names, with its parameters from the options."""
-    return CODINGS[options.neuron](options)
+    """The coding `options.coding` names, with its parameters from the options."""
+    return CODINGS[options.coding](options)

@@ -13,7 +13,8 @@ import numpy as np
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.targets import LOIHI2
 from snnc.compiler.ir.spiking import (
-    ConvGeometry, InputEncoding, LifPopulation, Projection, SigmaDeltaPopulation, SpikeInput, SpikingNet,
+    ConvGeometry, InputEncoding, LifPopulation, LifResetPopulation, Projection, SigmaDeltaPopulation, SpikeInput,
+    SpikingNet,
 )
 
 
@@ -84,9 +85,20 @@ def _bounded_graded(projections):
                  for q in projections)
 
 
+def _reset_population(rng, name, shape, role) -> LifResetPopulation:
+    """Memoryless LIF: thresholds from 0 up, per-neuron biases across the 13-bit mantissa (the
+    staggered levels of a thermometer code), some near v's saturation."""
+    vth = int(rng.choice([0, int(rng.integers(1, 400)), int(rng.integers(2 ** 16, 2 ** 17))]))
+    mant, exp = rng.integers(-4096, 4096, shape).astype(np.int32), int(rng.integers(0, 8))
+    return LifResetPopulation(name, shape, role, vth, mant, exp, 1.0, name)
+
+
+POPULATIONS = {"lif": _population, "sigma-delta": _sigma_delta_population, "lif-reset": _reset_population}
+
+
 def random_lava_net(seed: int, neuron: str = "lif") -> SpikingNet:
     rng = np.random.default_rng(seed)
-    population = _population if neuron == "lif" else _sigma_delta_population
+    population = POPULATIONS[neuron]
     k, stride = int(rng.integers(1, 4)), int(rng.integers(1, 3))
     h, w, c = int(rng.integers(k + 1, 8)), int(rng.integers(k + 1, 8)), int(rng.integers(1, 4))
     pads = tuple((int(rng.integers(0, k)),) * 2 if rng.integers(2) else (0, int(rng.integers(0, k))) for _ in range(2))
@@ -99,11 +111,11 @@ def random_lava_net(seed: int, neuron: str = "lif") -> SpikingNet:
     shapes = {"input": (h, w, c), "a": a_shape, "b": b_shape, "c": (n_c,), "output": (n_out,)}
     roles = {"input": "input", "output": "output"}
     pops = tuple(population(rng, name, shape, roles.get(name, "hidden")) for name, shape in shapes.items())
-    if neuron == "lif" and rng.integers(2):  # input as host spike trains (what compiled networks use)
+    if neuron != "sigma-delta" and rng.integers(2):  # input as host spike trains (what compiled networks use)
         pops = (SpikeInput("input", shapes["input"], "input", 4096, 1.0, "input"), *pops[1:])
     exp = lambda: int(rng.integers(-2, 8))  # noqa: E731
     avg = np.full((pool, pool, 1, ca), int(rng.integers(1, 256)), np.int32)
-    bound = _bounded if neuron == "lif" else _bounded_graded
+    bound = _bounded_graded if neuron == "sigma-delta" else _bounded
     projections = bound((
         Projection("input", "a", grid_weights(rng, (k, k, c // groups, ca)), ConvGeometry((stride, stride), pads, groups),
                    int(rng.choice([0, exp()]))),

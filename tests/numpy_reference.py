@@ -58,7 +58,7 @@ def simulate(net, input_bias: np.ndarray, steps: int):
     pops = net.populations
     graded = {p.name: hasattr(p, "state_exp") for p in pops}
     u = {p.name: np.zeros(p.shape, np.int64) for p in pops}
-    v = {p.name: np.full(p.shape, getattr(p, "v_init", 0), np.int64) for p in pops}
+    v = {p.name: np.full(p.shape, 0 if p.kind == "lif-reset" else getattr(p, "v_init", 0), np.int64) for p in pops}
     r = {p.name: np.zeros(p.shape, np.int64) for p in pops}
     s = {p.name: np.zeros(p.shape, np.int64 if graded[p.name] else bool) for p in pops}
     traces = {k: {p.name: [] for p in pops} for k in "uvs"}
@@ -78,6 +78,9 @@ def simulate(net, input_bias: np.ndarray, steps: int):
                 v[n] = v[n] + mant
                 s[n] = v[n] >= pop.full
                 v[n] = v[n] - pop.full * s[n]
+            elif pop.kind == "lif-reset":  # u and v zeroed before every update
+                zero = np.zeros(pop.shape, np.int64)
+                u[n], v[n], s[n] = lif(zero, zero, a_in, mant << pop.bias_exp, pop.vth, 0, 0)
             elif graded[n]:
                 u[n], v[n], r[n], s[n] = sigma_delta(u[n], v[n], r[n], a_in, mant, pop.vth, pop.state_exp, pop.relu)
             else:

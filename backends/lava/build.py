@@ -18,8 +18,8 @@ from lava.proc.conv.process import Conv
 from lava.proc.dense.models import PyDenseModelBitAcc
 from lava.proc.dense.process import Dense
 from lava.proc.io.source import PySendModelFixed, RingBuffer
-from lava.proc.lif.models import PyLifModelBitAcc
-from lava.proc.lif.process import LIF
+from lava.proc.lif.models import PyLifModelBitAcc, PyLifResetModelBitAcc
+from lava.proc.lif.process import LIF, LIFReset
 from lava.proc.sdn.models import PySigmaDeltaModelFixed
 from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.proc.sparse.models import PySparseModelBitAcc
@@ -27,7 +27,7 @@ from lava.proc.sparse.process import Sparse
 
 from snnc.backends.lava.specs import ConvSpec, LavaGraph, NeuronSpec, lava_shape
 
-MODELS = {LIF: PyLifModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, RingBuffer: PySendModelFixed,
+MODELS = {LIF: PyLifModelBitAcc, LIFReset: PyLifResetModelBitAcc, SigmaDelta: PySigmaDeltaModelFixed, RingBuffer: PySendModelFixed,
           Dense: PyDenseModelBitAcc, Sparse: PySparseModelBitAcc, Conv: PyConvModelFixed}
 PROCESSES = {cls.__name__: cls for cls in MODELS}
 ENUM_KEYWORDS = {"act_mode": ActivationMode}  # keywords whose values travel as the enum member's name

@@ -26,6 +26,7 @@ from snnc.compiler.ir.float_graph import Pads, conv2d, HIGHEST
 from snnc.compiler.ir.neurons import KINDS, Population
 from snnc.compiler.ir.neurons.base import static
 from snnc.compiler.ir.neurons.lif import LifPopulation
+from snnc.compiler.ir.neurons.lif_reset import LifResetPopulation
 from snnc.compiler.ir.neurons.sigma_delta import SigmaDeltaPopulation
 from snnc.compiler.ir.neurons.spike_source import SpikeInput
 from snnc.compiler.ir.npy import Npy
@@ -119,10 +120,21 @@ class FloatNet:
 
 @dataclass(frozen=True)
 class InputEncoding:
-    """Input x (float) -> the input population's drive clip(round(x * gain), 0, max_mant)."""
+    """Input x (float) -> the input population's drive m = clip(round(x * gain), 0, max_mant), one
+    per value; with levels n > 1, a thermometer code instead: n values per input value (along the
+    last axis), value k being max_mant where x * gain > (2k + 1) max_mant / (2n), else 0."""
     __pydantic_config__ = STRICT
     gain: float
     max_mant: int
+    levels: int = 1
+
+    def drive(self, x: np.ndarray) -> np.ndarray:
+        m = np.asarray(x, np.float64) * self.gain
+        if self.levels == 1:
+            return np.clip(np.rint(m), 0, self.max_mant).astype(np.int32)
+        steps = (2 * np.arange(self.levels) + 1) * self.max_mant / (2 * self.levels)
+        code = (m[..., None] > steps) * self.max_mant
+        return code.reshape(*m.shape[:-1], m.shape[-1] * self.levels).astype(np.int32)
 
 
 @jax.tree_util.register_dataclass
@@ -148,11 +160,16 @@ class SpikingNet:
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one input sample (the input population's, unless the encoding expands it)."""
+        *lead, last = self.input.shape
+        return (*lead, last // self.encoding.levels)
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         """The input population's drive (int32) for a batch of float inputs."""
-        mant = np.rint(np.asarray(x, np.float64) * self.encoding.gain)
-        return np.clip(mant, 0, self.encoding.max_mant).astype(np.int32)
+        return self.encoding.drive(x)
 
 
 __all__ = ["ConvGeometry", "Projection", "FloatPopulation", "FloatNet", "InputEncoding", "SpikingNet", "KINDS",
-           "SpikeInput", "LifPopulation", "SigmaDeltaPopulation"]
+           "SpikeInput", "LifPopulation", "SigmaDeltaPopulation", "LifResetPopulation"]

@@ -7,10 +7,11 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from snnc.compiler.ir.neurons.lif import LifPopulation
+from snnc.compiler.ir.neurons.lif_reset import LifResetPopulation
 from snnc.compiler.ir.neurons.sigma_delta import SigmaDeltaPopulation
 from snnc.compiler.ir.neurons.spike_source import SpikeInput
 
-KINDS = (SpikeInput, LifPopulation, SigmaDeltaPopulation)
+KINDS = (SpikeInput, LifPopulation, SigmaDeltaPopulation, LifResetPopulation)
 
 # A population, as the artifact's JSON holds it: a union discriminated by the kind tag.
 Population = Annotated[Union[KINDS], Field(discriminator="kind")]  # noqa: UP007 - a tuple of kinds

@@ -50,7 +50,20 @@ def lif_step(u, v, a_in, bias, vth, du: int, dv: int, target: Target):
     return u, jnp.where(spikes, 0, v), spikes
 
 
-def _shift(mant, exp: int):
+def threshold_and_bias_violations(pop, target: Target, where: str) -> list[str]:
+    """The limits of Loihi's LIF registers on vth, bias_mant and bias_exp (any kind built on LIF)."""
+    low, high = target.bias_mant_range
+    problems = []
+    if not 0 <= pop.vth <= target.vth_max:
+        problems.append(f"{where}: threshold {pop.vth} outside [0, {target.vth_max}]")
+    if pop.bias_mant.min(initial=0) < low or pop.bias_mant.max(initial=0) > high:
+        problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
+    if not 0 <= pop.bias_exp <= target.bias_exp_max:
+        problems.append(f"{where}: bias exponent {pop.bias_exp} outside [0, {target.bias_exp_max}]")
+    return problems
+
+
+def shift(mant, exp: int):
     return (mant << exp) if exp >= 0 else (mant >> -exp)
 
 
@@ -87,7 +100,7 @@ class LifPopulation(Neurons):
         return LifState(zeros, jnp.full((batch, *self.shape), self.v_init, jnp.int32), zeros.astype(bool))
 
     def step(self, state: LifState, a_in, drive, target: Target) -> LifState:
-        bias = _shift(jnp.asarray(self.bias_mant if drive is None else drive, jnp.int32), self.bias_exp)
+        bias = shift(jnp.asarray(self.bias_mant if drive is None else drive, jnp.int32), self.bias_exp)
         return LifState(*lif_step(state.u, state.v, a_in, bias, self.vth, self.du, self.dv, target))
 
     @staticmethod
@@ -98,14 +111,7 @@ class LifPopulation(Neurons):
         return counts * (int(self.vth) << target.vth_shift) + v_out
 
     def violations(self, target: Target, where: str) -> list[str]:
-        low, high = target.bias_mant_range
-        problems = []
-        if not 0 <= self.vth <= target.vth_max:
-            problems.append(f"{where}: threshold {self.vth} outside [0, {target.vth_max}]")
-        if self.bias_mant.min(initial=0) < low or self.bias_mant.max(initial=0) > high:
-            problems.append(f"{where}: bias mantissa outside [{low}, {high}]")
-        if not 0 <= self.bias_exp <= target.bias_exp_max:
-            problems.append(f"{where}: bias exponent {self.bias_exp} outside [0, {target.bias_exp_max}]")
+        problems = threshold_and_bias_violations(self, target, where)
         for name, value in (("du", self.du), ("dv", self.dv)):
             if not 0 <= value < 2 ** target.decay_bits:
                 problems.append(f"{where}: {name} {value} outside [0, {2 ** target.decay_bits - 1}]")
