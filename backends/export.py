@@ -19,7 +19,7 @@ def _graphml(art: Artifact, path: Path, data, samples: int, timesteps: int) -> l
 
     net, rates = art.spiking, None
     if data is not None:
-        x = first_samples(Path(data), net.input.shape, samples)
+        x = first_samples(Path(data), net.sample_shape, samples)
         counts = neuron_spike_counts(net, art.target, net.encode(x), timesteps)
         rates = {name: c.mean(axis=0) / timesteps for name, c in counts.items()}
     nx.write_graphml(synapse_graph(net, rates), path)

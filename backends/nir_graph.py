@@ -70,7 +70,7 @@ def nir_graph(net: SpikingNet, target: Target = LOIHI2) -> nir.NIRGraph:
 def _check_exportable(net: SpikingNet, target: Target) -> None:
     other = sorted({p.kind for p in net.populations[1:]} - {"lif"})
     if other:
-        raise SnncError(f"NIR has no {' or '.join(other)} neuron: export a network compiled with neuron lif")
+        raise SnncError(f"NIR has no {' or '.join(other)} neuron: export a network compiled with the rate coding")
     if net.input.kind != "spike-source":
         raise SnncError("NIR export needs an input of spike trains (a spike source, as snnc compile makes)")
     for pop in net.populations[1:]:

@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from snnc.compiler.codings import CODINGS
 from snnc.errors import SnncError
-from snnc.targets import Target, get_target
+from snnc.targets import MAX_CHIPS, Target, is_target_file, resolve_target
 
+CODING_ALIASES = {"lif": "rate"}  # snnc 0.1's --neuron lif
 MAX_TIMESTEPS = 10_000  # steps per sample any command simulates
 
 
 class CompileOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target: str = Field("loihi2", description="a target or family name (loihi: the newest chip)")
-    neuron: Literal[tuple(CODINGS)] = Field(
-        "lif", description="rate-coded LIF neurons (Loihi 1 and 2) or graded sigma-delta neurons (Loihi 2)")
-    maxpool: Literal["refuse", "avg"] = Field("refuse", description="MaxPooling2D: refuse it, or replace it by average pooling")
+    target: str | Target = Field(
+        "loihi2", description="a target or family name (loihi: the newest chip), or a JSON target file (docs/targets.md)")
+    coding: Literal[tuple(CODINGS)] = Field(
+        "rate", validation_alias=AliasChoices("coding", "neuron"),
+        description="rate (LIF neurons, Loihi 1 and 2), sigma-delta (graded spikes, Loihi 2) or population "
+                    "(a thermometer code over --population memoryless LIF neurons per value)")
+    population: int = Field(8, ge=2, le=64, description="population coding: neurons per activation value")
+    maxpool: Literal["relu", "avg", "refuse"] = Field(
+        "relu", description="MaxPooling1D/2D: compile it exactly as a ReLU network of pairwise maxima, replace it by "
+                            "average pooling (fewer neurons and layers, a different model), or refuse it")
     percentile: float = Field(99.9, gt=0, le=100, description="activation percentile that sets each layer's scale")
     max_rate: float = Field(0.9, gt=0, le=1, description="spikes per step that a layer's scale maps to")
     timesteps_hint: int = Field(64, ge=1, le=MAX_TIMESTEPS, description="T the thresholds are calibrated for")
+    chips: int | None = Field(None, ge=1, le=MAX_CHIPS, description="chips on the board (default: the target's own count)")
 
-    @field_validator("target")
+    @field_validator("coding", mode="before")
     @classmethod
-    def _known_target(cls, name: str) -> str:
-        return get_target(name).name  # a family name resolves to its newest chip
+    def _old_coding_names(cls, value):
+        return CODING_ALIASES.get(value, value)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _known_target(cls, value):
+        """A chip's name (a family name resolves to its newest chip), or the Target a JSON file
+        describes, held whole so that the artifact never needs the file again."""
+        value = os.fspath(value) if isinstance(value, os.PathLike) else value
+        if isinstance(value, str):
+            target = resolve_target(value)
+            return target if is_target_file(value) else target.name
+        return value  # a Target, or its JSON object in a stored manifest (validated as a Target)
 
     @property
     def target_spec(self) -> Target:
-        return get_target(self.target)
+        """The resolved target, with --chips applied."""
+        spec = self.target if isinstance(self.target, Target) else resolve_target(self.target)
+        return spec if self.chips is None else spec.model_copy(update={"chips": self.chips})
 
     @classmethod
     def checked(cls, **values) -> "CompileOptions":

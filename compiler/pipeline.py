@@ -8,10 +8,12 @@ from snnc.compiler.ir.float_graph import FloatGraph
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.compiler.codings import Coding
 from snnc.compiler.passes.balance_thresholds import Calibration, balance_thresholds
-from snnc.compiler.passes.check_limits import check_limits, fan_in_violations
+from snnc.compiler.passes.check_limits import check_limits, fan_in_violations, neuron_core_violations
 from snnc.compiler.passes.drop_noops import drop_noops
 from snnc.compiler.passes.fold_batchnorm import fold_batchnorm
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
+from snnc.compiler.passes.place import Placement, place
+from snnc.compiler.passes.maxpool_to_relu import maxpool_to_relu
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
 from snnc.errors import SnncError
@@ -24,14 +26,18 @@ class CompiledNetwork:
     spiking: SpikingNet
     scales: dict[str, float]
     notes: tuple[str, ...]
+    placement: Placement | None = None  # cores and chips of every on-chip population (compiler/passes/place.py)
 
 
-def graph_passes(maxpool: str) -> tuple:
-    return (drop_noops, fold_batchnorm, split_capped_relu, maxpool_to_avg if maxpool == "avg" else refuse_maxpool)
+MAXPOOL_PASSES = {"relu": maxpool_to_relu, "avg": maxpool_to_avg, "refuse": refuse_maxpool}
+
+
+def graph_passes(maxpool: str = "relu") -> tuple:
+    return (drop_noops, fold_batchnorm, split_capped_relu, MAXPOOL_PASSES[maxpool])
 
 
 def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None,
-                  coding: Coding, maxpool: str = "refuse") -> CompiledNetwork:
+                  coding: Coding, maxpool: str = "relu") -> CompiledNetwork:
     """The graph passes, lowering, scales, the coding's quantization (and its calibration, with
     data), then the target's limits."""
     notes: list[str] = []
@@ -40,7 +46,7 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     float_net, new = lower_to_populations(graph, target)
     notes += new
-    too_wide = fan_in_violations(float_net, target)
+    too_wide = fan_in_violations(float_net, target) + neuron_core_violations(float_net, target)
     if too_wide:  # before calibration and quantization, which would only refuse it later
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(too_wide))
     scales, new = balance_thresholds(float_net, target, calibration)
@@ -52,4 +58,6 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     spiking, new = check_limits(spiking, target)
     notes += new
-    return CompiledNetwork(float_net, spiking, scales, tuple(notes))
+    placement, new = place(spiking, target)
+    notes += new
+    return CompiledNetwork(float_net, spiking, scales, tuple(notes), placement)

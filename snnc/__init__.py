@@ -10,8 +10,8 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from snnc.errors import SnncError  # noqa: E402
 
-__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "CompileResult", "EvaluateResult", "VerifyResult",
-           "ExportResult", "Inspection", "LayerRow", "TimestepAccuracy", "SnncError"]
+__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "sweep", "CompileResult", "EvaluateResult",
+           "VerifyResult", "ExportResult", "Inspection", "LayerRow", "SweepResult", "TimestepAccuracy", "SnncError"]
 
 
 def __getattr__(name: str):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import get_args
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,7 +44,8 @@ def _shape(shape) -> str:
 def _option(name: str, **extra):
     """A click option for the CompileOptions field `name`: its flag, default, help and choices."""
     field = CompileOptions.model_fields[name]
-    kind = {"neuron": click.Choice(choices("neuron")), "maxpool": click.Choice(choices("maxpool"))}.get(name, field.annotation)
+    kind = {"coding": click.Choice(choices("coding")), "maxpool": click.Choice(choices("maxpool"))}.get(name, field.annotation)
+    kind = next(a for a in get_args(kind) if a is not type(None)) if type(None) in get_args(kind) else kind  # int | None
     return click.option(f"--{name.replace('_', '-')}", name, type=kind, default=field.default, show_default=True,
                         help=field.description, **extra)
 
@@ -66,16 +69,22 @@ def cli():
 @cli.command("compile")
 @click.argument("model")
 @click.option("--target", default="loihi2", show_default=True, help=f"one of: {', '.join(known_targets())}")
+@_option("chips")
 @click.option("--calibration", help="calibration data (.npz with x) for threshold balancing")
-@_option("neuron")
+@_option("coding")
+@click.option("--neuron", type=click.Choice(["lif", "sigma-delta"]), hidden=True, help="old name of --coding (lif: rate)")
+@_option("population")
 @_option("maxpool")
 @_option("percentile")
 @_option("max_rate")
 @_option("timesteps_hint")
 @click.option("-o", "--output", help="output artifact (default: MODEL with .snn)")
-def compile_command(model, target, calibration, output, **options):
+def compile_command(model, target, calibration, output, neuron, **options):
     """Compile MODEL (.h5 / .keras) into a .snn artifact."""
     from snnc import api
+
+    if neuron:
+        options["coding"] = neuron
 
     result = api.compile(model, target=target, calibration=calibration, output=output, **options)
     resolved = result.manifest.target
@@ -92,12 +101,13 @@ def compile_command(model, target, calibration, output, **options):
 @click.option("--data", required=True, help=".npz with x and y")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
 @click.option("--samples", type=int, help="evaluate only the first N samples")
+@click.option("--devices", type=int, help="split each batch over the first N JAX devices (same integers as one)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def evaluate(artifact, data, timesteps, samples, as_json):
+def evaluate(artifact, data, timesteps, samples, devices, as_json):
     """Accuracy of the integer SNN (JAX reference simulator) per T, beside the ANN."""
     from snnc import api
 
-    result = api.evaluate(artifact, data, _timesteps(timesteps), limit=samples)
+    result = api.evaluate(artifact, data, _timesteps(timesteps), limit=samples, devices=devices)
     if as_json:
         click.echo(result.to_json())
         return
@@ -122,22 +132,34 @@ def inspect(artifact, as_json):
     if as_json:
         click.echo(info.to_json())
         return
-    m = info.manifest
-    out.print(f"[bold]{artifact}[/bold]  format {m.format}, target {m.target}")
+    m, t, placed = info.manifest, info.target, info.placement
+    out.print(f"[bold]{artifact}[/bold]  format {m.format}, target {t.name}: {t.chips} chip(s) x {t.cores_per_chip} "
+              f"cores, {t.neurons_per_core} neurons and {t.synapse_bytes_per_core} synapse bytes per core")
     out.print(f"source {m.source_model.file} sha256 {m.source_model.sha256[:16]}...", highlight=False)
     if m.calibration:
         c = m.calibration
         out.print(f"calibration {c.file} ({c.samples} samples) sha256 {c.sha256[:16]}...", highlight=False)
     out.print("versions " + ", ".join(f"{k} {v}" for k, v in m.versions.items()), highlight=False)
-    out.print("options " + ", ".join(f"{k}={v}" for k, v in m.options.model_dump().items()), highlight=False)
-    usage = {u["population"]: u for u in info.resources.populations}
-    host = {"synapses": "-", "cores": "host"}
+    options = m.options.model_dump() | {"target": m.requested_target}  # a JSON target's numbers are shown above
+    out.print("options " + ", ".join(f"{k}={v}" for k, v in options.items()), highlight=False)
+    usage = {p.population: p for p in placed.populations}
+
+    def where(name):  # synapses in, cores (on chips), of its synapses those from another chip
+        p = usage.get(name)
+        if p is None:
+            return "-", "host", "-"
+        chips = f"{p.chips[0]}" + (f"-{p.chips[-1]}" if len(p.chips) > 1 else "")
+        return p.synapses, f"{p.cores} ({chips})", p.inter_chip_synapses
+
     _table("populations (" + "; ".join(info.summaries.values()) + ")",
-           ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores"),
+           ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores (chips)",
+            "inter-chip"),
            ((r.population, r.layer, r.role, _shape(r.shape), r.neurons, r.vth, r.exponent, f"{m.scales[r.population]:.4g}",
-             usage.get(r.population, host)["synapses"], usage.get(r.population, host)["cores"]) for r in info.layers))
-    r = info.resources
-    out.print(f"resources (estimate): {r.cores} cores on {r.chips} chip(s) of {m.target}", highlight=False)
+             *where(r.population)) for r in info.layers))
+    out.print(f"placement: {placed.cores} cores on {placed.chips} of {t.chips} chip(s) of {t.name} "
+              f"({placed.cores_per_chip} cores each); {placed.inter_chip_synapses:,} synapses cross chips "
+              "(exact count; docs/targets.md)",
+              highlight=False)
     _table("projections (one-step delay each; weights signed 8-bit)",
            ("src", "dst", "kind", "weight shape", "range", "exp", "geometry"),
            ((q["src"], q["dst"], q["kind"], _shape(q["weight_shape"]), f"[{q['weight_min']}, {q['weight_max']}]",
@@ -202,6 +224,48 @@ def export(artifact, fmt, output, data, samples, timesteps):
     result = api.export(artifact, output, fmt, data, samples, timesteps)
     _notes(result.notes, "note: ")
     out.print(f"wrote {result.path}", highlight=False)
+
+
+def _floats(value: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--calibration", required=True, help="calibration data (.npz with x)")
+@click.option("--data", required=True, help="evaluation data (.npz with x and y)")
+@click.option("--codings", default="rate,sigma-delta,population", show_default=True,
+              help=f"comma-separated, of: {', '.join(choices('coding'))}")
+@click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
+@click.option("--percentile", "percentiles", default="99.9", show_default=True, help="comma-separated percentiles")
+@click.option("--max-rate", "max_rates", default="0.9", show_default=True, help="comma-separated (rate coding)")
+@click.option("--samples", type=int, help="evaluate only the first N samples")
+@click.option("--workers", type=int, help="worker processes (default: one per configuration, at most the CPUs)")
+@click.option("--max-steps", type=int, help="best configuration: at most this T")
+@click.option("--max-energy", type=float, help="best configuration: at most this energy estimate (uJ per inference)")
+@click.option("-o", "--output", default="sweep", show_default=True, help="folder for sweep.json and pareto.png")
+def sweep(model, calibration, data, codings, timesteps, percentiles, max_rates, samples, workers, max_steps, max_energy,
+          output):
+    """Compile MODEL over a grid of codings and options, evaluate each at every T, plot the trade-off."""
+    from snnc import api
+
+    result = api.sweep(model, calibration, data, output, tuple(c.strip() for c in codings.split(",") if c.strip()),
+                       _timesteps(timesteps), _floats(percentiles), _floats(max_rates), samples, workers, max_steps,
+                       max_energy)
+    ann = result.points[0].ann_accuracy if result.points else 0.0
+    _table(f"{model}: {len(result.points)} points (ANN {ann:.4f})",
+           ("configuration", "T", "accuracy", "spikes", "synops", "energy uJ"),
+           ((p.config.label, p.timesteps, f"{p.accuracy:.4f}", f"{p.spikes:.0f}", f"{p.synops:,.0f}", f"{p.energy_uj:.3g}")
+            for p in result.points))
+    _notes(result.refused, "refused: ")
+    if result.best is not None:
+        b = result.best
+        out.print(f"best: {b.config.label} at T={b.timesteps}: {b.accuracy:.4f} ({b.synops:,.0f} synops, "
+                  f"{b.energy_uj:.3g} uJ) -> {b.artifact}", highlight=False)
+    out.print(f"wrote {Path(output) / 'sweep.json'} and {result.plot}", highlight=False)
 
 
 def main(argv=None) -> int:

@@ -64,14 +64,14 @@ def test_verify_cli_bit_exact_json(capsys, tmp_path):
 
 
 def test_verify_cli_exit_1_names_the_first_divergence(monkeypatch, capsys):
-    import snnc.api
+    import snnc.runtime.verification
 
     def one_spike_flipped(net, bias, steps, backend, timeout, target):
         t = lava_trace(net, bias, steps, backend, timeout, target)
         t.s["dense"][5, 1, 7] = ~t.s["dense"][5, 1, 7]
         return t
 
-    monkeypatch.setattr(snnc.api, "lava_trace", one_spike_flipped)
+    monkeypatch.setattr(snnc.runtime.verification, "lava_trace", one_spike_flipped)
     rc = main(["verify", str(ARTIFACT), "--data", str(INPUTS), "--timesteps", "8"])
     out = capsys.readouterr().out
     assert rc == 1

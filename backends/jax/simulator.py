@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.compiler.ir.spiking import SpikingNet
+from snnc.runtime.devices import fetched
 from snnc.runtime.trace import Trace
 from snnc.targets import Target
 
@@ -76,7 +77,7 @@ def _readout_scan(net, target, drive, steps, every_population):
 
 
 def _readouts(net: SpikingNet, target: Target, v_out, counts, timesteps) -> dict[int, np.ndarray]:
-    v_out, counts = np.asarray(v_out, np.int64), np.asarray(counts, np.int64)
+    v_out, counts = fetched(v_out).astype(np.int64), fetched(counts).astype(np.int64)
     return {t: net.output.readout(v_out[t - 1], counts[t - 1], target) for t in timesteps}
 
 
@@ -91,7 +92,7 @@ def readout_and_counts(net: SpikingNet, target: Target, drive: np.ndarray, times
     """readout(), and every neuron's spikes over steps 1..max(timesteps), (B, *shape), from one run."""
     v_out, out_counts, counts = _readout_scan(net, target, jnp.asarray(drive, jnp.int32), max(timesteps), True)
     return (_readouts(net, target, v_out, out_counts, timesteps),
-            {p.name: np.asarray(c) for p, c in zip(net.populations, counts)})
+            {p.name: fetched(c) for p, c in zip(net.populations, counts)})
 
 
 @partial(jax.jit, static_argnames=("target", "steps"))
@@ -139,3 +140,73 @@ def neuron_spike_counts(net: SpikingNet, target: Target, drive: np.ndarray, step
 def spike_counts(net: SpikingNet, target: Target, drive: np.ndarray, steps: int, start: int = 1) -> dict[str, int]:
     """Total spikes per population over steps start..steps, summed over the batch."""
     return {name: int(c.sum()) for name, c in neuron_spike_counts(net, target, drive, steps, start).items()}
+
+
+# Layer by layer: one population over all steps at once, from its sources' recorded outputs.
+# Projections only go forward in the population order, so a population's outputs depend only on
+# its sources' outputs: replayed alone, it gives the same integers as in the whole network. Its
+# synaptic input for every step is one large matmul/conv over T x batch; its recurrence a scan of
+# its own kind's step. Arrays are time-major, (T, B, *shape), as in trace().
+
+def synaptic_input_trains(net: SpikingNet, name: str, trains: dict) -> jnp.ndarray:
+    """a_in of population `name` at steps 1..T at once, int32 (T, B, *shape), from the outputs s(1..T)
+    (T, B, *shape) its sources sent (trains[src]: bool spikes or int32 payloads). As _synaptic_input:
+    a_in(t) routes s(t-1), s(0) being the source's initial state; each projection is applied once to
+    the T x B stacked steps, with float32 kernels after binary spikes, int32 after graded payloads."""
+    incoming = tuple(q.replace(src="", dst="") for q in net.incoming(name))
+    if not incoming:
+        raise ValueError(f"population {name!r} has no incoming projection: it needs no synaptic input")
+    sources = tuple(_anonymous(net.population(q.src)) for q in net.incoming(name))
+    return _route(incoming, sources, tuple(jnp.asarray(trains[q.src]) for q in net.incoming(name)),
+                  net.population(name).shape)
+
+
+@partial(jax.jit, static_argnames=("shape",))
+def _route(projections, sources, trains, shape):
+    total = 0
+    for q, src, s in zip(projections, sources, trains):
+        steps, batch = s.shape[:2]
+        s = jnp.concatenate([src.init_state(batch).s[None], s[:steps - 1]])
+        x = jnp.reshape(s if src.graded else s.astype(jnp.float32), (steps * batch, *src.shape))
+        y = q.apply(x, src.shape, shape).astype(jnp.int32)
+        total = total + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+    return jnp.reshape(total, (steps, batch, *shape))
+
+
+def _anonymous(pop):
+    """pop without the static fields its step never reads, so equal structures share one compilation."""
+    return dataclasses.replace(pop, name="", layer="", scale=1.0)
+
+
+@partial(jax.jit, static_argnames=("target", "steps", "keep"))
+def _population_scan(pop, target, a_in, drive, steps, keep):
+    """pop's own step over time: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
+    batch = (a_in[0] if a_in is not None else drive).shape[0]
+    zero = jnp.zeros((batch, *pop.shape), jnp.int32)
+
+    def body(state, a):
+        state = pop.step(state, zero if a is None else a, drive, target)
+        return state, (_fired(state.s).sum(dtype=jnp.int32), state.s if keep else None)
+
+    _, (fired, outputs) = jax.lax.scan(body, pop.init_state(batch), a_in, length=steps)
+    return fired, outputs
+
+
+def population_trains(pop, target: Target, a_in, drive=None, steps: int | None = None) -> jnp.ndarray:
+    """The outputs s(1..T) (T, B, *shape) of `pop` alone, stepping its own kind over its synaptic
+    input a_in (T, B, *shape) int32 (synaptic_input_trains); None for the input population, which is
+    driven by `drive` (B, *shape) for `steps` steps."""
+    return _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), True)[1]
+
+
+def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None, steps: int | None = None) -> int:
+    """Spikes (messages sent) of `pop` alone over steps start..T, summed over the batch and neurons
+    (population_trains' arguments)."""
+    fired = _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), False)[0]
+    return int(np.asarray(fired, np.int64)[start - 1:].sum())
+
+
+def _inputs(a_in, drive, steps):
+    a_in = None if a_in is None else jnp.asarray(a_in, jnp.int32)
+    drive = None if drive is None else jnp.asarray(drive, jnp.int32)
+    return a_in, drive, (len(a_in) if a_in is not None else steps)

@@ -74,7 +74,7 @@ def lava_trace(net: SpikingNet, drive: np.ndarray, steps: int, backend: str = "l
     if backend not in BACKENDS:
         raise SnncError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if backend == "loihi2-hw" and not loihi_extension_installed():
-        raise SnncError("--backend loihi2-hw needs Lava's Loihi extension (lava-loihi), which is not installed "
+        raise SnncError("backend loihi2-hw needs Lava's Loihi extension (lava-loihi), which is not installed "
                         "here; use --backend lava-cpu or run on a host with Loihi 2 hardware")
     graph = lava_graph(net, target, drive, steps)
     samples = len(drive)

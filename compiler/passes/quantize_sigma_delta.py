@@ -36,7 +36,7 @@ class SigmaDeltaCoding:
 def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float],
                          coding: SigmaDeltaCoding) -> tuple[SpikingNet, list[str]]:
     if not target.sigma_delta:
-        raise SnncError(f"{target.name} has no sigma-delta neurons; compile for neuron lif or a Loihi 2 target")
+        raise SnncError(f"{target.name} has no sigma-delta neurons; compile with the rate coding or for a Loihi 2 target")
     full = 2.0 ** coding.payload_bits
     bias_max = 2 ** (target.sd_bias_bits - 1) - 1
     inp = net.populations[0]
