@@ -25,6 +25,8 @@ from typing import ClassVar
 import jax
 import numpy as np
 
+from snnc.backends.lava.specs import to_lava
+
 
 def static(**kwargs):
     """A dataclass field that is part of the jit cache key (structure), not a traced value."""
@@ -54,6 +56,12 @@ class Neurons:
     def exponent(self) -> int:
         """The shift the population's bias mantissa gets."""
         return 0
+
+    def lava_biases(self, drives: np.ndarray | None) -> list[np.ndarray]:
+        """Per sample, the bias mantissas in Lava's layout: the population's own (once), or each
+        sample's drive (the input population)."""
+        mants = [np.broadcast_to(self.bias_mant, self.shape)] if drives is None else list(drives)
+        return [to_lava(np.asarray(m, np.int32), len(self.shape)) for m in mants]
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.lava.specs import NeuronSpec, lava_shape, to_lava
+from snnc.backends.lava.specs import NeuronSpec, lava_shape
 from snnc.compiler.ir.neurons.base import Neurons, neuron_kind, static
 from snnc.compiler.ir.npy import Npy
 from snnc.targets import Target
@@ -67,8 +67,30 @@ def shift(mant, exp: int):
     return (mant << exp) if exp >= 0 else (mant >> -exp)
 
 
+class LifRegisters(Neurons):
+    """What every kind built on Loihi's LIF compartment shares: u and v registers, a bias mantissa
+    shifted by bias_exp, the threshold compare, the readout of an output that (practically) never
+    spikes."""
+    bounded_current: ClassVar[bool] = True
+
+    @property
+    def exponent(self) -> int:
+        return self.bias_exp
+
+    def bias(self, drive):
+        """The bias added to v each step (int32): the population's own, or the sample's drive."""
+        return shift(jnp.asarray(self.bias_mant if drive is None else drive, jnp.int32), self.bias_exp)
+
+    @staticmethod
+    def probe(state: LifState):
+        return state.u, state.v
+
+    def readout(self, v_out, counts, target: Target):
+        return counts * (int(self.vth) << target.vth_shift) + v_out
+
+
 @neuron_kind
-class LifPopulation(Neurons):
+class LifPopulation(LifRegisters):
     """Neurons of Loihi's LIF model (module docstring); arrays are per neuron (self.shape)."""
     name: str = static()
     shape: tuple[int, ...] = static()
@@ -83,12 +105,7 @@ class LifPopulation(Neurons):
     layer: str = static()
     kind: Literal["lif"] = static(default="lif")
 
-    bounded_current: ClassVar[bool] = True
     summary: ClassVar[str] = "LIF (du, dv decays; hard reset; spike when v > vth << vth_shift)"
-
-    @property
-    def exponent(self) -> int:
-        return self.bias_exp
 
     @property
     def bias_v(self) -> np.ndarray:
@@ -100,15 +117,7 @@ class LifPopulation(Neurons):
         return LifState(zeros, jnp.full((batch, *self.shape), self.v_init, jnp.int32), zeros.astype(bool))
 
     def step(self, state: LifState, a_in, drive, target: Target) -> LifState:
-        bias = shift(jnp.asarray(self.bias_mant if drive is None else drive, jnp.int32), self.bias_exp)
-        return LifState(*lif_step(state.u, state.v, a_in, bias, self.vth, self.du, self.dv, target))
-
-    @staticmethod
-    def probe(state: LifState):
-        return state.u, state.v
-
-    def readout(self, v_out, counts, target: Target):
-        return counts * (int(self.vth) << target.vth_shift) + v_out
+        return LifState(*lif_step(state.u, state.v, a_in, self.bias(drive), self.vth, self.du, self.dv, target))
 
     def violations(self, target: Target, where: str) -> list[str]:
         problems = threshold_and_bias_violations(self, target, where)
@@ -120,9 +129,7 @@ class LifPopulation(Neurons):
         return problems
 
     def lava(self, drives: np.ndarray | None, steps: int, target: Target) -> NeuronSpec:
-        rank = len(self.shape)
-        mants = [np.broadcast_to(self.bias_mant, self.shape)] if drives is None else list(drives)
-        mants = [to_lava(np.asarray(m, np.int32), rank) for m in mants]
+        mants = self.lava_biases(drives)
         keywords = dict(shape=lava_shape(self.shape), vth=self.vth, bias_mant=mants[0], bias_exp=self.bias_exp,
                         u=0, v=self.v_init, du=self.du, dv=self.dv, name=self.name)
         return NeuronSpec(self.name, self.shape, "LIF", keywords, tuple({"bias_mant": m} for m in mants[1:]),

@@ -14,7 +14,7 @@ from typing import ClassVar, Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.lava.specs import NeuronSpec, lava_shape, to_lava
+from snnc.backends.lava.specs import NeuronSpec, lava_shape
 from snnc.compiler.ir.neurons.base import Neurons, neuron_kind, static
 from snnc.compiler.ir.npy import Npy
 from snnc.targets import Target
@@ -91,9 +91,7 @@ class SigmaDeltaPopulation(Neurons):
         return problems
 
     def lava(self, drives: np.ndarray | None, steps: int, target: Target) -> NeuronSpec:
-        rank = len(self.shape)
-        mants = [np.broadcast_to(self.bias_mant, self.shape)] if drives is None else list(drives)
-        mants = [to_lava(np.asarray(m, np.int32), rank) for m in mants]
+        mants = self.lava_biases(drives)
         keywords = dict(shape=lava_shape(self.shape), vth=self.vth, bias=mants[0], state_exp=self.state_exp,
                         spike_exp=0, cum_error=False, act_mode="relu" if self.relu else "unit", name=self.name)
         # Lava's SigmaDelta scales its bias by 2^state_exp when built: a Var set later is in those units
