@@ -79,11 +79,12 @@ def test_special_files_are_never_replaced(kind, setup, capsys):
     (["compile", "{model}", "--percentile", "0", "-o", "{tmp}/x.snn"], "--percentile"),
     (["compile", "{model}", "--max-rate", "1.5", "-o", "{tmp}/x.snn"], "--max-rate"),
     (["compile", "{tmp}", "-o", "{tmp}/x.snn"], "error"),
+    (["compile", "{model}", "--calibration", "{cal}", "--percentile", "1e-9", "-o", "{tmp}/x.snn"], "scale is too small"),
     (["evaluate", "{tmp}", "--data", "{test}"], "not a file"),
 ])
 def test_option_bounds_are_one_line(argv, message, setup, capsys):
     tmp, model, cal, test, artifact = setup
-    values = dict(tmp=tmp, model=model, test=test, artifact=artifact)
+    values = dict(tmp=tmp, model=model, cal=cal, test=test, artifact=artifact)
     assert message in _refused(capsys, [a.format(**values) for a in argv], tmp)
 
 

@@ -81,7 +81,7 @@ def split_bias(bias_v: np.ndarray, target: Target) -> tuple[np.ndarray, int]:
     return np.clip(np.rint(bias_v / 2 ** exp), low, high).astype(np.int32), exp
 
 
-def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Target) -> int:
+def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Target, name: str) -> int:
     peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
     vth = target.vth_max if peak == 0 else int(min(target.vth_max, (2 ** target.weight_bits - 2) / peak))
     while vth >= 1:
@@ -89,7 +89,9 @@ def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Ta
         if max_input_current(grids, kinds) <= target.max_input_current:
             return vth
         vth = int(vth * 0.98)
-    raise SnncError("a population's fan-in is too large for 24-bit currents even with threshold 1")
+    raise SnncError(f"population {name!r}: even at threshold 1 its weights on the 8-bit grid could drive more than "
+                    f"{target.max_input_current} (the 24-bit current): its activation scale is too small for its "
+                    "inputs' (a larger percentile gives larger scales)")
 
 
 def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding) -> tuple[SpikingNet, list[str]]:
@@ -105,7 +107,7 @@ def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: Ra
         incoming = net.incoming(pop.name)
         scaled = [q.weight * (scales[q.src] / scales[pop.name] * weight_factor[index[id(q)]]) for q in incoming]
         kinds = [q.kind for q in incoming]
-        theta = _population_threshold(scaled, kinds, target)
+        theta = _population_threshold(scaled, kinds, target, pop.name)
         projections += [q.replace(weight=to_weight_grid(w * theta, target)) for q, w in zip(incoming, scaled)]
         v_threshold = theta << target.vth_shift
         mant, exp = split_bias(rho * v_threshold * pop.bias * bias_factor[pop.name] / scales[pop.name], target)
