@@ -23,13 +23,14 @@ OUT = Path("out/codings")
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     cal, test = write_digits(OUT)
-    rows = []
+    rows, refused = [], []
     for name in DIGITS_MODELS:  # max pooling compiled exactly (the default)
         result = snnc.sweep(FIXTURES / f"{name}.h5", cal, test, OUT / name, timesteps=STEPS)
         for p in result.points:
             rows.append((name, p))
         for reason in result.refused:
             print(f"{name}: refused: {reason}")
+            refused.append(f"- {name}: {reason}")
         print(f"{name}: ANN {100 * result.points[0].ann_accuracy:.2f}; best {result.best.config.label} "
               f"T={result.best.timesteps} {100 * result.best.accuracy:.2f}")
     lines = ["# Codings compared (digits, 360 test samples, loihi2, defaults)", "",
@@ -41,6 +42,7 @@ def main() -> None:
     for name, p in rows:
         lines.append(f"| {name} | {100 * p.ann_accuracy:.2f} | {p.config.coding} | {p.timesteps} | {100 * p.accuracy:.2f} | "
                      f"{p.spikes:,.0f} | {p.synops:,.0f} | {p.energy_uj:.3g} |")
+    lines += ["", "Refused (the compiler's own message):", *refused] if refused else []
     Path("docs/codings.md").write_text("\n".join(lines) + "\n")
     print("wrote docs/codings.md")
 
