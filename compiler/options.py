@@ -15,9 +15,19 @@ CODING_ALIASES = {"lif": "rate"}  # snnc 0.1's --neuron lif
 MAX_TIMESTEPS = 10_000  # steps per sample any command simulates
 
 
-class CompileOptions(BaseModel):
+class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @classmethod
+    def checked(cls, **values):
+        """Validated options, or an OptionError naming the first bad parameter."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise option_error(exc) from None
+
+
+class CompileOptions(_Options):
     target: str | Target = Field(
         "loihi2", description="a target or family name (loihi: the newest chip), or a JSON target file (docs/targets.md)")
     coding: Literal[tuple(CODINGS)] = Field(
@@ -55,13 +65,14 @@ class CompileOptions(BaseModel):
         spec = self.target if isinstance(self.target, Target) else resolve_target(self.target)
         return spec if self.chips is None else spec.model_copy(update={"chips": self.chips})
 
-    @classmethod
-    def checked(cls, **values) -> "CompileOptions":
-        """Validated options, or an OptionError naming the first bad parameter."""
-        try:
-            return cls(**values)
-        except ValidationError as exc:
-            raise option_error(exc) from None
+
+class FinetuneOptions(_Options):
+    timesteps: int = Field(ge=1, le=MAX_TIMESTEPS, description="T the network is trained for")
+    epochs: int = Field(1, ge=1, le=10_000)
+    loss: Literal["ce", "tet"] = Field("ce", description="ce: cross-entropy of the readout at T; tet: the mean over "
+                                                         "every step's readout (Deng et al. 2022)")
+    learning_rate: float = Field(1.0, gt=0, lt=10, description="Adam's step, in integer units of the parameters")
+    batch: int = Field(32, ge=1, le=4096)
 
 
 class OptionError(SnncError):

@@ -28,6 +28,24 @@ class CalibrationData(SourceFile):
     percentile: float
 
 
+class EpochRecord(_Strict):
+    epoch: int
+    loss: float
+    validation_accuracy: float | None
+
+
+class FinetuneRecord(_Strict):
+    """How a fine-tuned artifact came from its parent (compiler/finetune.py)."""
+    parent_sha256: str
+    data: SourceFile
+    validation: SourceFile | None
+    timesteps: int
+    epochs: int
+    loss: str
+    learning_rate: float
+    history: tuple[EpochRecord, ...]
+
+
 class Manifest(_Strict):
     format: Literal["snnc-artifact/2"] = FORMAT
     versions: dict[str, str | None]  # snnc and the stack it was compiled with
@@ -42,6 +60,7 @@ class Manifest(_Strict):
     members: dict[str, str] = {}  # sha256 of every other archive member, filled in when saved
     target_spec: Target | None = None  # the resolved target whole (chips applied; a JSON board's numbers)
     placement: Placement | None = None  # cores and chips of every on-chip population (compiler/passes/place.py)
+    finetune: FinetuneRecord | None = None  # set by snnc finetune
 
     @property
     def target_model(self) -> Target:

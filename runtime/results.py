@@ -10,7 +10,7 @@ from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.place import Placement
 from snnc.runtime.compare import Comparison
 from snnc.runtime.counts import EnergyEstimate, LayerCounts
-from snnc.runtime.manifest import Manifest
+from snnc.runtime.manifest import EpochRecord, Manifest
 from snnc.targets import Target
 
 
@@ -98,6 +98,11 @@ class VerifyResult(_Result):
 class ExportResult(_Result):
     path: Path
     notes: tuple[str, ...] = ()  # what the format cannot hold exactly
+
+
+class FinetuneResult(_Result):
+    output: Path
+    history: tuple[EpochRecord, ...]  # loss and validation accuracy per epoch
 
 
 class Resources(_Result):

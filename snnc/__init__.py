@@ -10,8 +10,9 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from snnc.errors import SnncError  # noqa: E402
 
-__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "sweep", "CompileResult", "EvaluateResult",
-           "VerifyResult", "ExportResult", "Inspection", "LayerRow", "SweepResult", "TimestepAccuracy", "SnncError"]
+__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "sweep", "finetune", "CompileResult",
+           "EvaluateResult", "VerifyResult", "ExportResult", "FinetuneResult", "Inspection", "LayerRow", "SweepResult",
+           "TimestepAccuracy", "SnncError"]
 
 
 def __getattr__(name: str):

@@ -13,7 +13,7 @@ from snnc.backends.jax.simulator import trace
 from snnc.backends.lava.runner import BACKENDS
 from snnc.compiler.codings import coding_for
 from snnc.compiler.frontend.keras import load_model_graph
-from snnc.compiler.options import CompileOptions, OptionError, choices
+from snnc.compiler.options import CompileOptions, FinetuneOptions, OptionError, choices
 from snnc.compiler.passes.balance_thresholds import Calibration
 from snnc.compiler.pipeline import compile_graph
 from snnc.runtime.artifact import Artifact, load_artifact, save_artifact
@@ -24,7 +24,8 @@ from snnc.runtime.inspection import inspection, layer_rows
 from snnc.runtime.manifest import CalibrationData, Manifest, SourceFile, stack_versions
 from snnc.runtime.outputs import check_output, check_output_dir, write_atomically
 from snnc.runtime.progress import tracked
-from snnc.runtime.results import CompileResult, EvaluateResult, ExportResult, Inspection, LayerRow, TimestepAccuracy, VerifyResult
+from snnc.runtime.results import (CompileResult, EvaluateResult, ExportResult, FinetuneResult, Inspection, LayerRow,
+                                  TimestepAccuracy, VerifyResult)
 from snnc.runtime.sweep import SweepResult
 from snnc.runtime.verification import verify_artifact
 
@@ -125,10 +126,23 @@ def sweep(model: str | Path, calibration: str | Path, data: str | Path, output: 
                      max_energy)
 
 
+def finetune(artifact: str | Path, data: str | Path, timesteps: int, output: str | Path, epochs: int = 1,
+             loss: str = "ce", validation: str | Path | None = None, learning_rate: float = 1.0,
+             batch: int = 32) -> FinetuneResult:
+    """Surrogate-gradient training of the artifact's integer network (rate coding) on `data` at T =
+    `timesteps` (loss "ce" at T, or "tet" over every step); writes a new artifact to `output`."""
+    from snnc.runtime.finetuning import finetune_artifact
+
+    options = FinetuneOptions.checked(timesteps=timesteps, epochs=epochs, loss=loss, learning_rate=learning_rate, batch=batch)
+    output = check_output(Path(output), [artifact, data, validation])
+    return finetune_artifact(Path(artifact), Path(data), output, options, None if validation is None else Path(validation))
+
+
 def inspect(artifact: str | Path) -> Inspection:
     """The manifest, the integer IR per population and projection, and the resources it needs."""
     return inspection(load_artifact(Path(artifact)))
 
 
-__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "sweep", "CompileResult", "EvaluateResult",
-           "VerifyResult", "ExportResult", "Inspection", "LayerRow", "SweepResult", "TimestepAccuracy"]
+__all__ = ["compile", "evaluate", "verify", "inspect", "export", "report", "sweep", "finetune", "CompileResult",
+           "EvaluateResult", "VerifyResult", "ExportResult", "FinetuneResult", "Inspection", "LayerRow", "SweepResult",
+           "TimestepAccuracy"]

@@ -14,7 +14,7 @@ import click  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from snnc.compiler.options import CompileOptions, OptionError, choices  # noqa: E402
+from snnc.compiler.options import CompileOptions, FinetuneOptions, OptionError, choices  # noqa: E402
 from snnc.errors import SnncError  # noqa: E402
 from snnc.targets import known_targets  # noqa: E402
 
@@ -224,6 +224,35 @@ def export(artifact, fmt, output, data, samples, timesteps):
     result = api.export(artifact, output, fmt, data, samples, timesteps)
     _notes(result.notes, "note: ")
     out.print(f"wrote {result.path}", highlight=False)
+
+
+def _finetune_option(name: str, **extra):
+    """A click option for the FinetuneOptions field `name`."""
+    field = FinetuneOptions.model_fields[name]
+    kind = click.Choice(get_args(field.annotation)) if name == "loss" else field.annotation
+    default = {} if field.is_required() else {"default": field.default, "show_default": True}
+    return click.option(f"--{name.replace('_', '-')}", name, type=kind, required=field.is_required(), help=field.description,
+                        **default, **extra)
+
+
+@cli.command()
+@click.argument("artifact")
+@click.option("--data", required=True, help="training data (.npz with x and y)")
+@_finetune_option("timesteps")
+@_finetune_option("epochs")
+@_finetune_option("loss")
+@_finetune_option("learning_rate")
+@_finetune_option("batch")
+@click.option("--validation", help="held-out data (.npz with x and y): accuracy per epoch")
+@click.option("-o", "--output", required=True, help="the fine-tuned artifact")
+def finetune(artifact, data, validation, output, **options):
+    """Fine-tune ARTIFACT's integer network with surrogate gradients (rate coding); verify-exact."""
+    from snnc import api
+
+    result = api.finetune(artifact, data, output=output, validation=validation, **options)
+    _table(f"{artifact} -> {result.output}", ("epoch", "loss", "validation accuracy"),
+           ((h.epoch, f"{h.loss:.4f}", "-" if h.validation_accuracy is None else f"{h.validation_accuracy:.4f}")
+            for h in result.history))
 
 
 def _floats(value: str) -> tuple[float, ...]:

@@ -1,0 +1,83 @@
+"""snnc finetune: the training forward pass is the integer network itself (exactly), training lowers
+the loss and raises accuracy, and the fine-tuned artifact verifies bit-exact against Lava."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from helpers import FIXTURES, digits, write_digits
+from snnc.cli import main
+
+T = 6  # a few steps past the LeNet's depth, where rate coding loses most
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    import snnc
+
+    tmp = tmp_path_factory.mktemp("finetune")
+    cal, test = write_digits(tmp)
+    x_train, _, y_train, _ = digits()
+    np.savez(tmp / "train.npz", x=x_train, y=y_train)
+    parent = tmp / "lenet.snn"
+    snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=parent, timesteps_hint=8)
+    result = snnc.finetune(parent, tmp / "train.npz", timesteps=T, output=tmp / "tuned.snn", epochs=2,
+                           validation=test)
+    return tmp, parent, test, result
+
+
+def test_mirror_forward_equals_the_integer_simulator(tuned):
+    """Every readout of the differentiable mirror, at every step, is the simulator's integer."""
+    from snnc.backends.jax.simulator import readout
+    from snnc.compiler.finetune import input_trains, mirror_readouts, shadows
+    from snnc.runtime.artifact import load_artifact
+
+    tmp, parent, test, result = tuned
+    art = load_artifact(tmp / "tuned.snn")
+    net, target = art.spiking, art.target
+    x = np.load(test)["x"][:24]
+    got = np.asarray(mirror_readouts(shadows(net), net, target, input_trains(net, x, 12)))
+    want = readout(net, target, net.encode(x), tuple(range(1, 13)))
+    for t in range(1, 13):
+        assert_array_equal(got[t - 1].astype(np.int64), want[t].reshape(len(x), -1))
+
+
+def test_loss_falls_and_accuracy_rises(tuned):
+    import snnc
+
+    tmp, parent, test, result = tuned
+    history = result.history
+    assert history[-1].loss < history[0].loss
+    before = snnc.evaluate(parent, test, (T,)).results[0].accuracy
+    after = snnc.evaluate(tmp / "tuned.snn", test, (T,)).results[0].accuracy
+    assert after > before, (before, after)
+    assert history[-1].validation_accuracy == after
+
+
+def test_manifest_records_the_parent_data_and_history(tuned):
+    from snnc.runtime.artifact import load_artifact
+    from snnc.runtime.data import file_sha256
+
+    tmp, parent, test, result = tuned
+    record = load_artifact(tmp / "tuned.snn").manifest.finetune
+    assert record.parent_sha256 == file_sha256(parent) and record.data.sha256 == file_sha256(tmp / "train.npz")
+    assert (record.timesteps, record.epochs, record.loss, len(record.history)) == (T, 2, "ce", 2)
+
+
+def test_tuned_artifact_verifies_bit_exact(tuned):
+    import snnc
+
+    tmp, parent, test, result = tuned
+    check = snnc.verify(tmp / "tuned.snn", test, samples=2, timesteps=10)
+    assert check.bit_exact, check.comparison.first
+
+
+def test_sigma_delta_is_refused_in_one_line(tuned, capsys):
+    import snnc
+
+    tmp, parent, test, result = tuned
+    snnc.compile(FIXTURES / "mlp.h5", output=tmp / "sd.snn", coding="sigma-delta")
+    code = main(["finetune", str(tmp / "sd.snn"), "--data", str(tmp / "train.npz"), "--timesteps", "4",
+                 "-o", str(tmp / "x.snn")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "rate-coded LIF" in err and not (tmp / "x.snn").exists()
