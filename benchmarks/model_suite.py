@@ -1,0 +1,132 @@
+"""A model suite nobody tuned for: a LeNet, a 3-stage ResNet (BN, Add), a VGG-style net with
+MaxPool and a MobileNet-style net (DepthwiseConv + BN + ReLU6), trained on the digits with a FRESH
+seed each run (printed; pass one to repeat it), compiled with the defaults and evaluated at the
+T targets of issue 13 set from each network's depth d (projections on its longest path):
+rate at max(16, d+8) / max(32, d+24) / max(64, d+56) (targets 1.5 / 1.0 / 0.5 points), sigma-delta
+and population coding at T = d+1 and the SNN Toolbox-style float soft-reset baseline at those T.
+
+    .venv/bin/python benchmarks/model_suite.py [seed]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import digits  # noqa: E402
+from soft_reset_baseline import soft_reset_predictions  # noqa: E402
+
+import snnc  # noqa: E402
+from snnc.runtime.artifact import load_artifact  # noqa: E402
+
+L = keras.layers
+
+
+def lenet():
+    return [L.Conv2D(8, 3, padding="same", activation="relu"), L.AveragePooling2D(2),
+            L.Conv2D(16, 3, activation="relu"), L.Flatten(), L.Dropout(0.2), L.Dense(32, activation="relu"), L.Dense(10)]
+
+
+def resnet(x):
+    def block(x, filters, stride):
+        y = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+        y = L.ReLU()(L.BatchNormalization()(y))
+        y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
+        skip = x if stride == 1 and x.shape[-1] == filters else L.Conv2D(filters, 1, strides=stride)(x)
+        return L.ReLU()(L.Add()([y, skip]))
+
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    for filters, stride in ((8, 1), (16, 2), (32, 2)):
+        x = block(x, filters, stride)
+    return L.Dense(10)(L.GlobalAveragePooling2D()(x))
+
+
+def vgg():
+    return [L.Conv2D(8, 3, padding="same", activation="relu"), L.Conv2D(8, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2), L.Conv2D(16, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+            L.Flatten(), L.Dense(32, activation="relu"), L.Dense(10)]
+
+
+def mobilenet(x):
+    x = L.ReLU(max_value=6.0)(L.BatchNormalization()(L.Conv2D(8, 3, padding="same", use_bias=False)(x)))
+    for filters, stride in ((16, 1), (32, 2)):
+        x = L.ReLU(max_value=6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, strides=stride, padding="same",
+                                                                              use_bias=False)(x)))
+        x = L.ReLU(max_value=6.0)(L.BatchNormalization()(L.Conv2D(filters, 1, use_bias=False)(x)))
+    return L.Dense(10)(L.GlobalAveragePooling2D()(x))
+
+
+def build(name: str):
+    inp = keras.Input((8, 8, 1))
+    if name in ("lenet", "vgg"):
+        x = inp
+        for layer in {"lenet": lenet, "vgg": vgg}[name]():
+            x = layer(x)
+        return keras.Model(inp, x)
+    return keras.Model(inp, {"resnet": resnet, "mobilenet": mobilenet}[name](inp))
+
+
+def depth(net) -> int:
+    d = {net.input.name: 0}
+    for p in net.populations[1:]:
+        d[p.name] = 1 + max(d[q.src] for q in net.incoming(p.name))
+    return d[net.output.name]
+
+
+def main(seed: int) -> None:
+    out = Path("out/suite")
+    out.mkdir(parents=True, exist_ok=True)
+    x_train, x_test, y_train, y_test = digits()
+    np.savez(out / "cal.npz", x=x_train)
+    np.savez(out / "test.npz", x=x_test, y=y_test)
+    print(f"seed {seed}")
+    lines = [f"Seed {seed} (`benchmarks/model_suite.py {seed}` repeats it); digits, 360 test samples.", "",
+             "| model | d | ANN | rate T1/T2/T3 (gap, target 1.5/1.0/0.5) | soft-reset T1/T2/T3 | sigma-delta T=d+1 | "
+             "population T=d+1 |", "|---|---|---|---|---|---|---|"]
+    for i, name in enumerate(("lenet", "resnet", "vgg", "mobilenet")):
+        keras.utils.set_random_seed(seed + i)
+        model = build(name)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        start = time.perf_counter()
+        model.fit(x_train, y_train, epochs=30, batch_size=64, verbose=0)
+        path = out / f"{name}.keras"
+        model.save(path)
+        ann = float((model.predict(x_test, verbose=0).argmax(1) == y_test).mean())
+        snnc.compile(path, calibration=out / "cal.npz", output=out / f"{name}_rate.snn")
+        net = load_artifact(out / f"{name}_rate.snn").spiking
+        d = depth(net)
+        ts = (max(16, d + 8), max(32, d + 24), max(64, d + 56))
+        rate = [r.accuracy for r in snnc.evaluate(out / f"{name}_rate.snn", out / "test.npz", ts).results]
+        art = load_artifact(out / f"{name}_rate.snn")
+        soft = soft_reset_predictions(art.float_net, art.manifest.scales, x_test, ts)
+        soft = [float((soft[t] == y_test).mean()) for t in ts]
+        others = []
+        for coding in ("sigma-delta", "population"):
+            try:
+                snnc.compile(path, calibration=out / "cal.npz", output=out / f"{name}_{coding}.snn", coding=coding)
+                others.append(snnc.evaluate(out / f"{name}_{coding}.snn", out / "test.npz", (d + 1,)).results[0].accuracy)
+            except snnc.SnncError as exc:
+                print(f"{name} {coding}: {exc}")
+                others.append(None)
+        fmt = lambda a: "refused" if a is None else f"{100 * a:.2f}"  # noqa: E731
+        gaps = "/".join(f"{100 * (ann - a):+.2f}" for a in rate)
+        lines.append(f"| {name} | {d} | {100 * ann:.2f} | {'/'.join(fmt(a) for a in rate)} at T={'/'.join(map(str, ts))} "
+                     f"({gaps}) | {'/'.join(fmt(a) for a in soft)} | {fmt(others[0])} ({100 * (ann - (others[0] or 0)):+.2f}) | "
+                     f"{fmt(others[1])} |")
+        print(lines[-1], f"(trained in {time.perf_counter() - start:.0f} s)", flush=True)
+    Path("docs/model_suite.md").write_text("# A model suite nobody tuned for\n\n" + __doc__.split("\n\n")[0] + "\n\n"
+                                          + "\n".join(lines) + "\n")
+    print("wrote docs/model_suite.md")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else int.from_bytes(os.urandom(3), "little"))
