@@ -2,6 +2,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).parent))  # numpy_reference, helpers
 
@@ -18,3 +20,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "loihi" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory):
+    """The digits as calibration (train split) and test .npz files: (cal, test)."""
+    from helpers import write_digits
+
+    return write_digits(tmp_path_factory.mktemp("digits"))

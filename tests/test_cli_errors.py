@@ -8,13 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import FIXTURES, write_digits
+from helpers import FIXTURES
 from snnc.cli import main
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("data"))
 
 
 def _run(capsys, *argv):

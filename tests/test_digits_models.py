@@ -5,14 +5,9 @@ sigma-delta neurons within 0.5 at T=8), and `snnc verify` finds the Lava process
 import pytest
 
 import snnc
-from helpers import DIGITS_MODELS, FIXTURES, write_digits
+from helpers import DIGITS_MODELS, FIXTURES
 from snnc.compiler.ir.spiking import SpikeInput
 from snnc.runtime.artifact import load_artifact
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("digits"))
 
 
 @pytest.fixture(scope="module")

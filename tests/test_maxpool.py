@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import snnc
-from helpers import FIXTURES, digits, write_digits
+from helpers import FIXTURES, digits
 from snnc.cli import main
 from snnc.compiler.frontend.keras import load_model_graph
 from snnc.compiler.ir.float_graph import Conv, Dense, FloatGraph, Input, Layer, MaxPool, Relu, Reshape
@@ -162,11 +162,6 @@ def test_a_name_snnc_would_give_is_refused_by_name():
 
 
 # ---- the digits LeNet with MaxPooling2D (tests/fixtures/tf2/maxpool.h5) ----------------------------
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("digits"))
-
 
 @pytest.fixture(scope="module")
 def artifacts(data, tmp_path_factory):
