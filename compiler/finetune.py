@@ -162,8 +162,9 @@ def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tup
     @jax.jit
     def update(params, state, trains, labels):
         loss, grads = jax.value_and_grad(loss_fn)(params, net, target, trains, labels, options.loss)
-        updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), state, loss
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats with its int32 step count
+            updates, state = optimizer.update(grads, state, params)
+            return optax.apply_updates(params, updates), state, loss
 
     history = []
     for epoch in range(1, options.epochs + 1):
