@@ -187,7 +187,7 @@ def verify(artifact, data, samples, timesteps, backend, as_json, trace_dir, time
     if as_json:
         click.echo(result.to_json())
     elif result.bit_exact:
-        out.print(f"bit-exact: {c.total_compared} values (u, v, spikes of {len(c.compared)} populations, "
+        out.print(f"bit-exact: {c.total_compared} values (u, v, spikes of {len(c.populations)} populations, "
                   f"{result.samples} samples x {result.timesteps} steps) equal in jax and {backend} "
                   f"(jax {result.seconds['jax']:.2f} s, {backend} {result.seconds['lava']:.2f} s)", highlight=False)
     else:

@@ -92,3 +92,9 @@ def test_loihi2_hardware_matches_the_golden_trace(golden, capsys):
     rc = main(["verify", str(ARTIFACT), "--data", str(INPUTS), "--samples", "2", "--timesteps", "16",
                "--backend", "loihi2-hw", "--json"])
     assert rc == 0, capsys.readouterr().out
+
+
+def test_verify_cli_says_bit_exact_in_one_line(capsys):
+    rc = main(["verify", str(ARTIFACT), "--data", str(INPUTS), "--samples", "1", "--timesteps", "6"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert rc == 0 and out.startswith("bit-exact:") and "populations" in out
