@@ -16,12 +16,15 @@ For each model and coding (rate LIF, sigma-delta):
             model on the same batch (jit-compiled predict_on_batch), timed after a warm-up run.
   evaluate  `snnc evaluate` at T=32 on the test set: wall seconds (including jit compilation) and
             samples/s, with the SNN's and the ANN's accuracy.
-Calibration, old vs new: the pass at HEAD (git show, imported from a temporary file) and the
-current one, in this process, on the digits LeNet and ResNet fixtures and the LeNet-5: calibration
-seconds (first call, with jit compilation; then a second call) and accuracy at T=16/32/64. For the
-larger models the old pass's cost is estimated from one measured whole-network count simulation.
+Calibration, old vs new: the whole-network pass (its last committed version, from git, imported
+from a temporary file) and the current one, in this process, on the digits LeNet and ResNet
+fixtures and the LeNet-5: calibration seconds (first call, with jit compilation; then a second
+call) and accuracy at T=16/32/64; on the ResNet-20 the new pass on its budget, on all samples, and
+no calibration. For the larger models the old pass's cost is estimated from one measured
+whole-network count simulation.
 
 Run: .venv/bin/python benchmarks/scale.py [--models lenet5,resnet20,vgg16] [--retrain]
+     [--skip-old | --calibration-only]
 Prints markdown tables and writes them to out/scale/scale.md.
 """
 
@@ -245,12 +248,16 @@ def whole_network_simulation_seconds(artifact: Path, x: np.ndarray, steps: int) 
 # ---- old vs new calibration -----------------------------------------------------------------------
 
 def old_pass():
-    """compiler/passes/calibrate_thresholds.py as committed at HEAD, imported from a temporary file."""
-    source = subprocess.run(["git", "show", "HEAD:compiler/passes/calibrate_thresholds.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "calibrate_thresholds_head.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("calibrate_thresholds_head", path)
+    """The whole-network pass the layer-wise one replaced: the newest committed version of
+    compiler/passes/calibrate_thresholds.py that simulated the whole network for every trial
+    threshold (it calls spike_counts), imported from a temporary file."""
+    path = "compiler/passes/calibrate_thresholds.py"
+    git = lambda *args: subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout  # noqa: E731
+    source = next(text for text in (git("show", f"{rev}:{path}") for rev in git("log", "--format=%H", "--", path).split())
+                  if "spike_counts(" in text)
+    file = Path(tempfile.mkdtemp()) / "calibrate_thresholds_whole_network.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location("calibrate_thresholds_whole_network", file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -258,7 +265,7 @@ def old_pass():
 
 def calibrate_side_by_side(label: str, model: Path, cal: Path, test: Path, passes: dict, runs: int = 2,
                            **options) -> list[str]:
-    rows = []
+    rows, first = [], None
     for name, calibrate in passes.items():
         took = []
 
@@ -278,7 +285,10 @@ def calibrate_side_by_side(label: str, model: Path, cal: Path, test: Path, passe
         result = snnc.evaluate(artifact, test, timesteps=(16, 32, 64))
         acc = " | ".join(f"{100 * r.accuracy:.2f}" for r in result.results)
         seconds = " / ".join(f"{t:.2f}" for t in took) if name != "none" else "-"
-        rows.append(f"| {label} | {name} | {seconds} | {acc} | {100 * result.ann_accuracy:.2f} |")
+        thresholds = load_artifact(artifact).manifest.thresholds
+        first = first or thresholds
+        same = "-" if thresholds is first else ("yes" if thresholds == first else "no")
+        rows.append(f"| {label} | {name} | {seconds} | {same} | {acc} | {100 * result.ann_accuracy:.2f} |")
         print(rows[-1], flush=True)
     return rows
 
@@ -300,7 +310,7 @@ def no_calibration(net, *args, **kwargs):
 
 # ---- main ---------------------------------------------------------------------------------------
 
-def main(models: list[str], retrain: bool, skip_old: bool) -> None:
+def main(models: list[str], retrain: bool, skip_old: bool, calibration_only: bool) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     chips = CHIPS if "chips" in CompileOptions.model_fields else None
     lifted = lifted_target_file()
@@ -310,7 +320,7 @@ def main(models: list[str], retrain: bool, skip_old: bool) -> None:
     sim_rows = [f"| model | coding | target | samples | SNN samples x T={SIM_T} s | Keras {SIM_T} passes s | ratio "
                 f"| evaluate samples | evaluate s (T={SIM_T}) | samples/s | SNN acc | ANN acc |", "|---" * 12 + "|"]
     refusals, artifacts = [], {}
-    for name in models:
+    for name in [] if calibration_only else models:
         model, cal, test = prepare(name, retrain)
         for coding in CODINGS:
             artifact = OUT / f"{name}_{coding}.snn"
@@ -339,7 +349,8 @@ def main(models: list[str], retrain: bool, skip_old: bool) -> None:
                             f"{evaluated.samples / wall:.1f} | {100 * evaluated.results[0].accuracy:.2f} | "
                             f"{100 * evaluated.ann_accuracy:.2f} |")
             print(sim_rows[-1], flush=True)
-    calib_rows = ["| model | pass | calibration s (1st / 2nd call) | T=16 | T=32 | T=64 | ANN |", "|---" * 7 + "|"]
+    calib_rows = ["| model | pass | calibration s (1st / 2nd call) | thresholds as the first row's | T=16 | T=32 | T=64 "
+                  "| ANN |", "|---" * 8 + "|"]
     estimate_rows = ["| model | hidden populations | one whole-network simulation s (256 x T=64, from 16) | old pass, estimated s "
                      "(x 3 rounds x populations) | new pass s |", "|---" * 5 + "|"]
     if not skip_old:
@@ -388,5 +399,6 @@ if __name__ == "__main__":
     parser.add_argument("--models", default="lenet5,resnet20,vgg16")
     parser.add_argument("--retrain", action="store_true", help="train the models and generate the data again")
     parser.add_argument("--skip-old", action="store_true", help="skip the old-vs-new calibration comparison")
+    parser.add_argument("--calibration-only", action="store_true", help="only the old-vs-new calibration comparison")
     args = parser.parse_args()
-    main(args.models.split(","), args.retrain, args.skip_old)
+    main(args.models.split(","), args.retrain, args.skip_old, args.calibration_only)

@@ -13,7 +13,7 @@ import snnc
 import snnc.backends.jax.simulator as simulator
 import snnc.compiler.codings as codings
 import snnc.compiler.passes.calibrate_thresholds as calibrate
-from helpers import FIXTURES, write_digits
+from helpers import FIXTURES
 from lava_nets import random_input_bias, random_lava_net
 from test_simulator_exact import _pop, random_net
 from snnc.backends.jax.simulator import population_spike_count, population_trains, synaptic_input_trains, trace
@@ -56,12 +56,7 @@ def test_a_population_replayed_from_its_sources_is_the_whole_networks(family, se
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("digits"))
-
-
-@pytest.fixture(scope="module")
-def lenet_inputs(digits):
+def lenet_inputs(data, tmp_path_factory):
     """The arguments compile hands the calibration pass for the digits LeNet (captured from a compile)."""
     captured = {}
 
@@ -71,7 +66,7 @@ def lenet_inputs(digits):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(codings, "calibrate_thresholds", capture)
-        snnc.compile(FIXTURES / "lenet.h5", calibration=digits[0], output=digits[0].parent / "captured.snn")
+        snnc.compile(FIXTURES / "lenet.h5", calibration=data[0], output=tmp_path_factory.mktemp("lenet") / "captured.snn")
     return captured["args"], captured["kwargs"]
 
 
@@ -147,8 +142,8 @@ def test_no_whole_network_simulation(lenet_inputs, monkeypatch):
     assert 0 < calls["population_spike_count"] <= calibrate.ROUNDS * hidden
 
 
-def test_calibrated_lenet_keeps_its_accuracy_targets(digits, tmp_path):
-    cal, test = digits
+def test_calibrated_lenet_keeps_its_accuracy_targets(data, tmp_path):
+    cal, test = data
     result = snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=tmp_path / "lenet.snn")
     assert any("layer by layer" in note for note in result.notes)
     evaluated = snnc.evaluate(tmp_path / "lenet.snn", test, timesteps=(16, 32, 64))
