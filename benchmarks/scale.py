@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from helpers import FIXTURES, write_digits  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from simulator_speed import best_of  # noqa: E402
+
 import snnc  # noqa: E402
 import snnc.compiler.codings as codings  # noqa: E402
 from snnc.backends.jax.simulator import readout, spike_counts  # noqa: E402
@@ -219,22 +222,12 @@ def compile_in_child(model: Path, cal: Path, output: Path, coding: str, target: 
 
 # ---- simulate and evaluate ------------------------------------------------------------------------
 
-def best_of(fn, repeats: int = REPEATS) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def simulate_vs_keras(artifact: Path, model_file: Path, x: np.ndarray) -> tuple[float, float]:
     art = load_artifact(artifact)
     drive = art.spiking.encode(x)
-    snn = best_of(lambda: readout(art.spiking, art.target, drive, (SIM_T,)))
+    snn = best_of(lambda: readout(art.spiking, art.target, drive, (SIM_T,)), REPEATS)
     model = load_keras_model(model_file)
-    ann = best_of(lambda: [np.asarray(model.predict_on_batch(x)) for _ in range(SIM_T)])
+    ann = best_of(lambda: [np.asarray(model.predict_on_batch(x)) for _ in range(SIM_T)], REPEATS)
     return snn, ann
 
 
