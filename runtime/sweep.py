@@ -66,6 +66,9 @@ def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps
     """In a worker: compile one configuration, evaluate it at each T (counts are per T). A
     configuration the compiler refuses is returned as its reason, not raised."""
     import snnc
+    from snnc.runtime.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache()
 
     options = {"max_rate": config.max_rate} if config.max_rate is not None else {}
     try:

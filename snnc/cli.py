@@ -16,6 +16,7 @@ from rich.table import Table  # noqa: E402
 
 from snnc.compiler.options import CompileOptions, FinetuneOptions, OptionError, choices  # noqa: E402
 from snnc.errors import SnncError  # noqa: E402
+from snnc.runtime.compilation_cache import enable_compilation_cache  # noqa: E402
 from snnc.targets import known_targets  # noqa: E402
 
 out = Console()
@@ -298,6 +299,7 @@ def sweep(model, calibration, data, codings, timesteps, percentiles, max_rates, 
 
 
 def main(argv=None) -> int:
+    enable_compilation_cache()
     try:
         rc = cli.main(args=argv, prog_name="snnc", standalone_mode=False)
     except OptionError as exc:

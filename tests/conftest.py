@@ -1,10 +1,13 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# the CLI's persistent XLA cache (runtime/compilation_cache.py): one fresh folder per test session
+os.environ.setdefault("SNNC_CACHE_DIR", tempfile.mkdtemp(prefix="snnc-xla-"))
 sys.path.insert(0, str(Path(__file__).parent))  # numpy_reference, helpers
 
 
