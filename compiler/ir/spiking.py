@@ -160,6 +160,14 @@ class SpikingNet:
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
 
+    def last_readers(self) -> dict[str, int]:
+        """Per population that feeds others, the index of the last population reading it."""
+        index = {p.name: i for i, p in enumerate(self.populations)}
+        last: dict[str, int] = {}
+        for q in self.projections:
+            last[q.src] = max(last.get(q.src, 0), index[q.dst])
+        return last
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """The shape of one input sample (the input population's, unless the encoding expands it)."""

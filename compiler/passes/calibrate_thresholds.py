@@ -54,7 +54,7 @@ def calibrate_thresholds(net: SpikingNet, float_net: FloatNet, target: Target, c
                          timesteps: int) -> tuple[SpikingNet, list[str]]:
     x = np.concatenate(list(_first(calibration.batches(), _samples(net, timesteps))))
     activity = _positive_activity(float_net, x)
-    depth, last_reader = _depths(net), _last_readers(net)
+    depth, last_reader = _depths(net), net.last_readers()
     pops = list(net.populations)
     records: dict[str, np.ndarray] = {}
     changes, fewer = [], []
@@ -160,15 +160,6 @@ def _chunk_size(net: SpikingNet, pop, steps: int) -> int:
 
 def _chunks(lo: int, hi: int, size: int):
     return [(a, min(a + size, hi)) for a in range(lo, hi, size)]
-
-
-def _last_readers(net: SpikingNet) -> dict[str, int]:
-    """Per population that feeds others, the index of the last population reading it."""
-    index = {p.name: i for i, p in enumerate(net.populations)}
-    last: dict[str, int] = {}
-    for q in net.projections:
-        last[q.src] = max(last.get(q.src, 0), index[q.dst])
-    return last
 
 
 def _positive_activity(float_net: FloatNet, x: np.ndarray) -> dict[str, np.ndarray]:
