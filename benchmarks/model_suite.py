@@ -25,6 +25,7 @@ from helpers import digits  # noqa: E402
 from soft_reset_baseline import soft_reset_predictions  # noqa: E402
 
 import snnc  # noqa: E402
+from snnc.compiler.ir.spiking import path_depths  # noqa: E402
 from snnc.runtime.artifact import load_artifact  # noqa: E402
 
 L = keras.layers
@@ -75,10 +76,7 @@ def build(name: str):
 
 
 def depth(net) -> int:
-    d = {net.input.name: 0}
-    for p in net.populations[1:]:
-        d[p.name] = 1 + max(d[q.src] for q in net.incoming(p.name))
-    return d[net.output.name]
+    return path_depths(net)[net.output.name]
 
 
 def main(seed: int) -> None:

@@ -20,8 +20,8 @@ class LayerCounts(BaseModel):
     spikes_mean: float  # spikes (sigma-delta: messages) of the whole population per sample
     spikes_max: int  # the most spikes of any one neuron in any sample
     histogram: tuple[float, ...] = Field(alias="spike_histogram")  # neurons per sample with k spikes, k = 0..T
-    synops: float  # per sample: every spike times the number of synapses it reaches
-    ann_macs: int  # the ANN's multiply-accumulates computing this population, per inference
+    synops_in: float  # per sample: synaptic operations arriving here (its sources' spikes x their synapses onto it)
+    ann_macs: int  # the ANN's multiply-accumulates computing this population, per inference (the same direction)
 
 
 class EnergyEstimate(BaseModel):
@@ -51,10 +51,11 @@ class CountTally:
     def __init__(self, net: SpikingNet, steps: int):
         self.net, self.steps, self.samples = net, steps, 0
         shapes = {p.name: p.shape for p in net.populations}
-        self.fan_out = {p.name: np.zeros(p.size, np.int64) for p in net.populations}
         self.macs = {p.name: 0 for p in net.populations}
-        for q in net.projections:  # counted from the weights (compiler/resources.py), no synapse list built
-            self.fan_out[q.src] += synapses_out(q, shapes[q.src], shapes[q.dst])
+        # per projection, each source neuron's synapses onto the destination (compiler/resources.py:
+        # counted from the weights, no synapse list built)
+        self.fan_out = [(q.src, q.dst, synapses_out(q, shapes[q.src], shapes[q.dst])) for q in net.projections]
+        for q in net.projections:
             self.macs[q.dst] += ann_macs(q, shapes[q.src], shapes[q.dst])
         self.total = {p.name: 0 for p in net.populations}
         self.peak = {p.name: 0 for p in net.populations}
@@ -62,19 +63,20 @@ class CountTally:
         self.hist = {p.name: np.zeros(steps + 1, np.int64) for p in net.populations}
 
     def add(self, counts: dict[str, np.ndarray]) -> None:
-        for name, c in counts.items():
-            flat = c.reshape(len(c), -1).astype(np.int64)
-            self.total[name] += int(flat.sum())
-            self.peak[name] = max(self.peak[name], int(flat.max(initial=0)))
-            self.synops[name] += int((flat * self.fan_out[name]).sum())
-            self.hist[name] += np.bincount(flat.ravel(), minlength=self.steps + 1)[: self.steps + 1]
+        flat = {name: c.reshape(len(c), -1).astype(np.int64) for name, c in counts.items()}
+        for name, f in flat.items():
+            self.total[name] += int(f.sum())
+            self.peak[name] = max(self.peak[name], int(f.max(initial=0)))
+            self.hist[name] += np.bincount(f.ravel(), minlength=self.steps + 1)[: self.steps + 1]
+        for src, dst, fan_out in self.fan_out:
+            self.synops[dst] += int((flat[src] * fan_out).sum())
         self.samples += len(next(iter(counts.values())))
 
     def layers(self) -> tuple[LayerCounts, ...]:
         n = max(self.samples, 1)
         return tuple(LayerCounts(population=p.name, layer=p.layer, neurons=p.size, spikes_mean=self.total[p.name] / n,
                                  spikes_max=self.peak[p.name], histogram=tuple(float(h) / n for h in self.hist[p.name]),
-                                 synops=self.synops[p.name] / n, ann_macs=self.macs[p.name]) for p in self.net.populations)
+                                 synops_in=self.synops[p.name] / n, ann_macs=self.macs[p.name]) for p in self.net.populations)
 
 
 def energy_estimate(net: SpikingNet, layers: tuple[LayerCounts, ...], target: Target, steps: int) -> EnergyEstimate:
@@ -82,7 +84,7 @@ def energy_estimate(net: SpikingNet, layers: tuple[LayerCounts, ...], target: Ta
     Every chip neuron is updated every step; host spike sources are not chip neurons."""
     e = target.energy
     chip_neurons = sum(p.size for p in net.populations if p.on_chip)
-    synops = sum(layer.synops for layer in layers)
+    synops = sum(layer.synops_in for layer in layers)
     spikes = sum(layer.spikes_mean for layer in layers)
     snn_pj = synops * e.synop_pj + chip_neurons * steps * e.neuron_update_pj + spikes * e.spike_pj
     ann_pj = sum(layer.ann_macs for layer in layers) * e.ann_mac_pj

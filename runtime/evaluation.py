@@ -9,14 +9,14 @@ import numpy as np
 from jax.sharding import NamedSharding
 
 from snnc.backends.jax.simulator import readout_and_counts
-from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.ir.spiking import SpikingNet, path_depths
 from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact
 from snnc.runtime.counts import CountTally, energy_estimate
 from snnc.runtime.data import iter_x, load_labels
 from snnc.runtime.devices import batch_sharding, first_rows, shard_rows
 from snnc.runtime.progress import tracked
-from snnc.runtime.results import EvaluateResult, TimestepAccuracy
+from snnc.runtime.results import EvaluateResult, Latency, TimestepAccuracy
 from snnc.targets import Target
 
 BATCH = 256
@@ -34,12 +34,21 @@ def _correct(scores, labels: np.ndarray) -> int:
 
 
 def simulated(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple[int, ...],
-              sharding: NamedSharding | None = None) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
+              sharding: NamedSharding | None = None) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """readout_and_counts of `drive`; with a sharding (runtime/devices.py), split over its devices,
     padded rows dropped: the same integers."""
     if sharding is None:
         return readout_and_counts(net, target, drive, timesteps)
     return first_rows(readout_and_counts(net, target, shard_rows(drive, sharding), timesteps), len(drive))
+
+
+def latency(net: SpikingNet, settled: np.ndarray, timesteps: int) -> Latency:
+    """Latency from every sample's settled step (backends/jax/simulator.settled_steps), not before
+    the first step at which the output can depend on the input (its shortest path + 1: earlier
+    readings come from biases alone)."""
+    settled = np.maximum(settled, path_depths(net, longest=False)[net.output.name] + 1)
+    return Latency(timesteps=timesteps, mean_steps=float(settled.mean()), p90_steps=float(np.percentile(settled, 90)),
+                   max_steps=int(settled.max()), depth=path_depths(net)[net.output.name])
 
 
 def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], limit: int | None,
@@ -53,12 +62,13 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
     correct = {t: 0 for t in timesteps}
     ann_correct, seen = 0, 0
     forward = jax.jit(lambda x: art.float_net.forward(x)[net.output.name])
-    tally = CountTally(net, timesteps[-1])
+    tally, settled = CountTally(net, timesteps[-1]), []
     for batch in tracked(iter_x(data, net.sample_shape, BATCH, len(labels)), "evaluating", len(labels)):
         y = labels[seen: seen + len(batch)]
         seen += len(batch)
-        out, counts = simulated(net, target, net.encode(batch), timesteps, sharding)
+        out, counts, steps = simulated(net, target, net.encode(batch), timesteps, sharding)
         tally.add(counts)
+        settled.append(steps)
         for t in timesteps:
             correct[t] += _correct(out[t], y)
         ann_correct += _correct(forward(batch), y)
@@ -67,5 +77,6 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
     layers = tally.layers()
     return EvaluateResult(samples=seen, results=tuple(TimestepAccuracy(timesteps=t, accuracy=correct[t] / seen,
                                                                         correct=correct[t]) for t in timesteps),
-                          ann_accuracy=ann_correct / seen, layers=layers,
+                          ann_accuracy=ann_correct / seen, latency=latency(net, np.concatenate(settled), timesteps[-1]),
+                          layers=layers,
                           energy=energy_estimate(net, layers, target, timesteps[-1]))

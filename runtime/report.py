@@ -39,7 +39,7 @@ def write_report(out: Path, name: str, evaluation, float_net, net, raster: dict[
     names = [layer.population for layer in layers]
     axes[0].bar(names, [layer.spikes_mean for layer in layers])
     axes[0].set(title=f"spikes per sample (T={steps[-1]})", ylabel="spikes")
-    axes[1].bar(names, [layer.synops for layer in layers], label="SNN synaptic ops")
+    axes[1].bar(names, [layer.synops_in for layer in layers], label="SNN synaptic ops (into the layer)")
     axes[1].bar(names, [layer.ann_macs for layer in layers], alpha=0.5, label="ANN MACs (into the layer)")
     axes[1].set(title="synaptic operations per sample", yscale="log")
     axes[1].legend()
@@ -72,8 +72,8 @@ def write_report(out: Path, name: str, evaluation, float_net, net, raster: dict[
 
     acc = "\n".join(f"| {r.timesteps} | {100 * r.accuracy:.2f} |" for r in evaluation.results)
     counts = "\n".join(f"| {layer.population} | {layer.neurons} | {layer.spikes_mean:.1f} | {layer.spikes_max} "
-                       f"| {layer.synops:,.0f} | {layer.ann_macs:,} |" for layer in layers)
-    e = evaluation.energy
+                       f"| {layer.synops_in:,.0f} | {layer.ann_macs:,} |" for layer in layers)
+    e, lat = evaluation.energy, evaluation.latency
     index = out / "index.md"
     index.write_text(f"""# {name}
 
@@ -83,11 +83,14 @@ def write_report(out: Path, name: str, evaluation, float_net, net, raster: dict[
 |---|---|
 {acc}
 
+Latency: within T={lat.timesteps} the answer is final from step {lat.mean_steps:.1f} on average, {lat.p90_steps:.0f}
+for 90 % of the samples, {lat.max_steps} at most (depth {lat.depth}: no coding answers before step {lat.depth + 1}).
+
 ![accuracy](accuracy.png)
 
 ## Spikes and synaptic operations per sample (T={steps[-1]})
 
-| population | neurons | spikes | max per neuron | synaptic ops | ANN MACs |
+| population | neurons | spikes | max per neuron | synaptic ops in | ANN MACs in |
 |---|---|---|---|---|---|
 {counts}
 

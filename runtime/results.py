@@ -47,17 +47,28 @@ class TimestepAccuracy(_Result):
     correct: int
 
 
+class Latency(_Result):
+    """When the answer is final, over the largest T evaluated: per sample the first step from which
+    the class read out at every later step is the one read at step T."""
+    timesteps: int
+    mean_steps: float
+    p90_steps: float  # 90 % of the samples have their final answer by this step
+    max_steps: int
+    depth: int  # projections on the longest input -> output path: no coding answers before step depth + 1
+
+
 class EvaluateResult(_Result):
     samples: int
     results: tuple[TimestepAccuracy, ...]
     ann_accuracy: float | None
+    latency: Latency | None = None
     layers: tuple[LayerCounts, ...] = ()  # counts per population at the largest T
     energy: EnergyEstimate | None = None  # per inference at the largest T
 
     @computed_field
     @property
     def synops(self) -> float:
-        return sum(layer.synops for layer in self.layers)
+        return sum(layer.synops_in for layer in self.layers)
 
 
 class VerifyResult(_Result):

@@ -120,6 +120,10 @@ def evaluate(artifact, data, timesteps, samples, devices, as_json):
     out.print(f"T={e.timesteps}, per sample: {e.spikes:.0f} spikes, {result.synops:,.0f} synaptic ops; "
               f"energy estimate {e.snn_uj:.3g} uJ on {e.target} vs ANN {e.ann_uj:.3g} uJ "
               "(per-operation figures and sources: --json)", highlight=False)
+    lat = result.latency
+    out.print(f"answer final (within T={lat.timesteps}) from step {lat.mean_steps:.1f} on average, {lat.p90_steps:.0f} "
+              f"for 90% of samples, {lat.max_steps} at most; depth {lat.depth}: no coding answers before step "
+              f"{lat.depth + 1}", highlight=False)
 
 
 @cli.command()

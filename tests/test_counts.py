@@ -35,11 +35,11 @@ def test_counts_match_the_trace(seed):
     shapes = {p.name: p.shape for p in net.populations}
     for layer in tally.layers():
         per_neuron = spikes[layer.population].sum(axis=0).reshape(3, -1)
-        fan_out = sum((fan_out_by_one_hot(q, shapes[q.src], shapes[q.dst]) for q in net.projections
-                       if q.src == layer.population), np.zeros(per_neuron.shape[1], int))
+        synops_in = sum(((spikes[q.src].sum(axis=0).reshape(3, -1) * fan_out_by_one_hot(q, shapes[q.src], shapes[q.dst])
+                          ).sum() for q in net.projections if q.dst == layer.population), 0)
         assert layer.spikes_mean == pytest.approx(per_neuron.sum() / 3)
         assert layer.spikes_max == per_neuron.max()
-        assert layer.synops == pytest.approx((per_neuron * fan_out).sum() / 3)
+        assert layer.synops_in == pytest.approx(synops_in / 3)
         assert layer.histogram == tuple(np.bincount(per_neuron.ravel(), minlength=steps + 1) / 3)
     assert sum(layer.spikes_mean for layer in tally.layers()) > 0
 
@@ -51,7 +51,7 @@ def test_energy_estimate_is_the_sum_of_its_operations():
     layers = tally.layers()
     e = energy_estimate(net, layers, LOIHI2, 8)
     neurons = sum(p.size for p in net.populations)
-    expected = (sum(x.synops for x in layers) * 23.6 + neurons * 8 * 52.0 + sum(x.spikes_mean for x in layers) * 1.7) / 1e6
+    expected = (sum(x.synops_in for x in layers) * 23.6 + neurons * 8 * 52.0 + sum(x.spikes_mean for x in layers) * 1.7) / 1e6
     assert e.estimate is True and e.snn_uj == pytest.approx(expected)
     # conv 3x3, pad 1 on 5x5x2 -> 5x5x3: 13 valid taps per axis (2+3+3+3+2), x 2 in x 3 out channels;
     # depthwise 2x2 stride 2 -> 2x2x3: 4 taps each; dense 12 -> 4 plus the skip 50 -> 4

@@ -39,13 +39,14 @@ art = load_artifact(lenet)  # conv projections; 37 samples: not divisible by the
 net = art.spiking
 x = np.load(test)["x"][:37]
 drive = net.encode(x.reshape(len(x), *net.sample_shape))
-one_out, one_counts = simulator.readout_and_counts(net, art.target, drive, (4, 16))
+one_out, one_counts, one_settled = simulator.readout_and_counts(net, art.target, drive, (4, 16))
 split = shard_rows(drive, batch_sharding(2))
-two_out, two_counts = simulator.readout_and_counts(net, art.target, split, (4, 16))
+two_out, two_counts, two_settled = simulator.readout_and_counts(net, art.target, split, (4, 16))
 for t in (4, 16):
     np.testing.assert_array_equal(two_out[t][:37], one_out[t])
 for name, counts in one_counts.items():
     np.testing.assert_array_equal(two_counts[name][:37], counts)
+np.testing.assert_array_equal(two_settled[:37], one_settled)
 compiled = simulator._readout_scan.lower(net, art.target, split, 16, True).compile()
 print(json.dumps({"devices": jax.device_count(), "runs": runs, "too_many": too_many,
                   "drive_devices": len(split.sharding.device_set), "padded_rows": split.shape[0],

@@ -60,6 +60,10 @@ def test_evaluate_json_shape(data, tmp_path, capsys):
     assert [layer["neurons"] for layer in layers] == [64, 64, 32, 10]  # mlp: input, two hidden, output
     assert all(len(layer["spike_histogram"]) == 33 and abs(sum(layer["spike_histogram"]) - layer["neurons"]) < 1e-9
                for layer in layers)
-    assert report["synops"] == sum(layer["synops"] for layer in layers) > 0
+    assert report["synops"] == sum(layer["synops_in"] for layer in layers) > 0
+    assert layers[0]["synops_in"] == 0 and layers[0]["ann_macs"] == 0  # nothing arrives at the input
+    latency = report["latency"]
+    assert latency["timesteps"] == 32 and latency["depth"] + 1 <= latency["mean_steps"] <= latency["max_steps"] <= 32
+    assert latency["depth"] + 1 <= latency["p90_steps"] <= latency["max_steps"]
     assert report["energy"]["estimate"] is True and report["energy"]["timesteps"] == 32
     assert report["energy"]["snn_uj"] > 0 and report["energy"]["ann_uj"] > 0

@@ -7,7 +7,7 @@ from numpy.testing import assert_array_equal
 
 import numpy_reference as ref
 from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
-from snnc.backends.jax.simulator import readout, readout_and_counts, trace
+from snnc.backends.jax.simulator import readout, readout_and_counts, settled_steps, trace
 from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, LifPopulation, Projection, SpikingNet
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.targets import LOIHI2
@@ -74,10 +74,22 @@ def test_weight_grid_is_a_fixed_point_of_lavas_dense_weight_rules(values):
 def test_readout_and_counts_is_readout_plus_the_trace_spike_counts():
     net = random_net(5)
     bias = np.random.default_rng(1).integers(0, 4096, (2, 5, 5, 2)).astype(np.int32)
-    outputs, counts = readout_and_counts(net, LOIHI2, bias, (3, 8))
-    alone = readout(net, LOIHI2, bias, (3, 8))
+    outputs, counts, settled = readout_and_counts(net, LOIHI2, bias, (3, 8))
+    alone = readout(net, LOIHI2, bias, tuple(range(1, 9)))
     spikes = trace(net, LOIHI2, bias, 8).s
     for t in (3, 8):
         assert_array_equal(outputs[t], alone[t])
     for name, c in counts.items():
         assert_array_equal(c, spikes[name].sum(axis=0))
+    for b, step in enumerate(settled):  # the class read at every step from `settled` on is the final one
+        classes = [alone[t][b].argmax() if (alone[t][b] == alone[t][b].max()).sum() == 1 else -1 for t in range(1, 9)]
+        assert all(c == classes[-1] for c in classes[step - 1:])
+        assert step == 1 or classes[step - 2] != classes[-1]
+
+
+def test_settled_steps_on_hand_made_readings():
+    readings = np.array([[[0, 1], [5, 0], [0, 1], [0, 0]],   # step 1: classes 1, 0, 1, none (tied)
+                         [[2, 1], [5, 0], [0, 1], [0, 0]],   # step 2: 0, 0, 1, none
+                         [[0, 3], [5, 0], [1, 0], [4, 0]]])  # step 3: 1, 0, 0, 0
+    assert_array_equal(settled_steps(readings), [3, 1, 3, 3])
+    assert_array_equal(settled_steps(readings[:2]), [2, 1, 1, 1])

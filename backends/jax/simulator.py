@@ -88,12 +88,27 @@ def readout(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple
     return _readouts(net, target, v_out, out_counts, timesteps)
 
 
+def settled_steps(readings: np.ndarray) -> np.ndarray:
+    """Per sample, the step from which the answer is final: the first step t such that the class
+    read out at every step t..T is the one read at the last step T. A reading whose maximum is
+    tied (before any input arrives: all zero) answers no class. readings: the output's reading at
+    every step 1..T, (T, B, *output shape). int64 (B,), in 1..T."""
+    flat = readings.reshape(*readings.shape[:2], -1)
+    tied = (flat == flat.max(axis=-1, keepdims=True)).sum(axis=-1) > 1
+    classes = np.where(tied, -1, flat.argmax(axis=-1))
+    unchanged = np.cumprod(classes[::-1] == classes[-1], axis=0).sum(axis=0)  # trailing steps with the final class
+    return len(readings) - unchanged + 1
+
+
 def readout_and_counts(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple[int, ...]
-                       ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
-    """readout(), and every neuron's spikes over steps 1..max(timesteps), (B, *shape), from one run."""
-    v_out, out_counts, counts = _readout_scan(net, target, jnp.asarray(drive, jnp.int32), max(timesteps), True)
-    return (_readouts(net, target, v_out, out_counts, timesteps),
-            {p.name: fetched(c) for p, c in zip(net.populations, counts)})
+                       ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """readout(), every neuron's spikes over steps 1..max(timesteps), (B, *shape), and each
+    sample's settled_steps() up to max(timesteps), from one run."""
+    steps = max(timesteps)
+    v_out, out_counts, counts = _readout_scan(net, target, jnp.asarray(drive, jnp.int32), steps, True)
+    every_step = _readouts(net, target, v_out, out_counts, range(1, steps + 1))
+    return ({t: every_step[t] for t in timesteps}, {p.name: fetched(c) for p, c in zip(net.populations, counts)},
+            settled_steps(np.stack([every_step[t] for t in range(1, steps + 1)])))
 
 
 @partial(jax.jit, static_argnames=("target", "steps"))

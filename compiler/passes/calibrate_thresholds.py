@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.backends.jax.simulator import population_spike_count, population_trains, synaptic_input_trains
-from snnc.compiler.ir.spiking import FloatNet, LifPopulation, SpikingNet
+from snnc.compiler.ir.spiking import FloatNet, LifPopulation, SpikingNet, path_depths
 from snnc.targets import Target
 
 SAMPLES = 256
@@ -43,18 +43,11 @@ CHUNK_BYTES = 1 << 28  # the int32 a_in, or float32 source spikes, of one chunk 
 FORWARD_BATCH = 64  # samples per ANN forward pass
 
 
-def _depths(net: SpikingNet) -> dict[str, int]:
-    depth = {net.input.name: 0}
-    for pop in net.populations[1:]:
-        depth[pop.name] = 1 + min(depth[q.src] for q in net.incoming(pop.name))
-    return depth
-
-
 def calibrate_thresholds(net: SpikingNet, float_net: FloatNet, target: Target, calibration, scales, coding,
                          timesteps: int) -> tuple[SpikingNet, list[str]]:
     x = np.concatenate(list(_first(calibration.batches(), _samples(net, timesteps))))
     activity = _positive_activity(float_net, x)
-    depth, last_reader = _depths(net), net.last_readers()
+    depth, last_reader = path_depths(net, longest=False), net.last_readers()
     pops = list(net.populations)
     records: dict[str, np.ndarray] = {}
     changes, fewer = [], []

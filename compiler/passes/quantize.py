@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.compiler.ir.spiking import FloatNet, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import (FloatNet, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet,
+                                     path_depths)
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -44,9 +45,7 @@ def latency_factors(net: FloatNet, timesteps: int) -> tuple[dict[int, float], di
     projection by (T - d_dst) / (T - d_src - 1) and each bias by (T - d_dst) / T restores the ANN's
     proportions in what a population has accumulated by step T. Factors by projection index and
     by population name."""
-    depth = {net.populations[0].name: 0}
-    for pop in net.populations[1:]:
-        depth[pop.name] = 1 + max(depth[q.src] for q in net.incoming(pop.name))
+    depth = path_depths(net)
     window = {name: max(timesteps - d, 1) for name, d in depth.items()}
     weights = {i: window[q.dst] / max(timesteps - depth[q.src] - 1, 1) for i, q in enumerate(net.projections)}
     return weights, {name: window[name] / timesteps for name in depth}
