@@ -34,6 +34,7 @@ class SweepPoint(BaseModel):
     timesteps: int
     accuracy: float
     ann_accuracy: float
+    answer_steps: float  # mean step from which each sample's answer is final within T (evaluate's latency)
     spikes: float  # per inference
     synops: float  # per inference: every spike (graded message) times the synapses it reaches
     energy_uj: float  # the estimate per inference (runtime/counts.py)
@@ -80,7 +81,8 @@ def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps
     for t in timesteps:
         result = snnc.evaluate(artifact, data, (t,), limit)
         points.append(dict(config=config, timesteps=t, accuracy=result.results[0].accuracy,
-                           ann_accuracy=result.ann_accuracy, spikes=result.energy.spikes, synops=result.synops,
+                           ann_accuracy=result.ann_accuracy, answer_steps=result.latency.mean_steps,
+                           spikes=result.energy.spikes, synops=result.synops,
                            energy_uj=result.energy.snn_uj, artifact=artifact))
     return points, None
 

@@ -291,8 +291,9 @@ def sweep(model, calibration, data, codings, timesteps, percentiles, max_rates, 
                        max_energy)
     ann = result.points[0].ann_accuracy if result.points else 0.0
     _table(f"{model}: {len(result.points)} points (ANN {ann:.4f})",
-           ("configuration", "T", "accuracy", "spikes", "synops", "energy uJ"),
-           ((p.config.label, p.timesteps, f"{p.accuracy:.4f}", f"{p.spikes:.0f}", f"{p.synops:,.0f}", f"{p.energy_uj:.3g}")
+           ("configuration", "T", "accuracy", "answer final at", "spikes", "synops", "energy uJ"),
+           ((p.config.label, p.timesteps, f"{p.accuracy:.4f}", f"{p.answer_steps:.1f}", f"{p.spikes:.0f}",
+             f"{p.synops:,.0f}", f"{p.energy_uj:.3g}")
             for p in result.points))
     _notes(result.refused, "refused: ")
     if result.best is not None:
