@@ -27,6 +27,14 @@ from snnc.targets import Target
 Box = tuple[tuple[int, int], ...]  # [lo, hi) along each axis
 
 
+def fan_in(proj, src_size: int) -> int:
+    """Synapses per destination neuron of a projection (a dense one's whole source; a conv's kernel)."""
+    if proj.kind == "dense":
+        return src_size
+    kh, kw, cin, _ = proj.weight.shape
+    return kh * kw * cin
+
+
 def _valid_taps(n_out: int, k: int, stride: int, pad: int, n_in: int) -> np.ndarray:
     """(n_out, k) bool: tap i of output position o reads input o * stride + i - pad, inside [0, n_in)."""
     pos = np.arange(n_out)[:, None] * stride + np.arange(k)[None, :] - pad

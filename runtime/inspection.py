@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from snnc.compiler.ir.spiking import SpikingNet
-from snnc.compiler.passes.check_limits import fan_in
+from snnc.compiler.resources import fan_in
 from snnc.compiler.passes.place import place
 from snnc.runtime.artifact import Artifact
 from snnc.runtime.results import Inspection, LayerRow, Resources

@@ -110,3 +110,31 @@ def test_npz_streaming_matches_np_load(tmp_path):
     assert [len(b) for b in batches] == [300, 300, 300, 100]
     assert_array_equal(np.concatenate(batches)[..., 0], x.astype(np.float32))
     assert_array_equal(load_labels(tmp_path / "d.npz"), np.arange(1000) % 10)
+
+
+def test_pooling_kept_in_its_own_population_where_folding_breaks_the_fan_in(tmp_path):
+    """A 2x2 average pooling folded into the next 3x3 conv is a 6x6 kernel: 4x the fan-in. Where that
+    exceeds the target's fan-in, the pooling gets its own population (exact: the pooling of a ReLU
+    population is non-negative) and the conv keeps its 3x3 kernel; elsewhere it is folded."""
+    from snnc.targets import LOIHI2
+
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((8, 8, 1))
+    a = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="wide")(inp)
+    a = keras.layers.AveragePooling2D(2, name="pool")(a)
+    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="after")(a)
+    model = keras.Model(inp, keras.layers.Dense(10)(keras.layers.Flatten()(a)))
+    model.save(tmp_path / "pooled.keras")
+    graph = load_model_graph(tmp_path / "pooled.keras")
+    for graph_pass in graph_passes():
+        graph, _ = graph_pass(graph)
+    _, x_test, _, _ = digits()
+    want = np.asarray(model.predict(x_test[:64], verbose=0))
+    folded = lower_to_populations(graph, LOIHI2)[0]  # 6x6x16 = 576 synapses per neuron fit 4096
+    kept = lower_to_populations(graph, LOIHI2.model_copy(update=dict(max_fan_in=300)))[0]
+    assert [p.name for p in kept.populations] == [p.name for p in folded.populations][:2] + ["pool"] \
+        + [p.name for p in folded.populations][2:]
+    assert [q.weight.shape for q in kept.incoming("after")] == [(3, 3, 16, 8)]
+    assert [q.weight.shape for q in folded.incoming("after")] == [(6, 6, 16, 8)]
+    for net in (folded, kept):
+        np.testing.assert_allclose(np.asarray(net.forward(x_test[:64])["output"]), want, rtol=1e-4, atol=1e-5)

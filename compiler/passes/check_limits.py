@@ -15,16 +15,9 @@ import numpy as np
 
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
-from snnc.compiler.resources import core_usage, neuron_core_violations, resource_violations  # noqa: F401 (re-exported)
+from snnc.compiler.resources import core_usage, fan_in, neuron_core_violations, resource_violations  # noqa: F401 (re-exported)
 from snnc.errors import SnncError
 from snnc.targets import Target
-
-
-def fan_in(proj, src_size: int) -> int:
-    if proj.kind == "dense":
-        return src_size
-    kh, kw, cin, _ = proj.weight.shape
-    return kh * kw * cin
 
 
 def violations(net: SpikingNet, target: Target) -> list[str]:

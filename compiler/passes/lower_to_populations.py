@@ -14,6 +14,10 @@ projection:
     op, so they are taken out of the path and multiply the composed kernel;
   - any other path (Dense after Flatten/pooling/concatenation, consecutive Dense layers...) becomes
     one Dense projection whose matrix is the path's Jacobian.
+An average pooling that starts a path from a ReLU population is folded into the next layer unless
+the composed projection's fan-in exceeds the target's (a 2x2 pooling makes a 3x3 kernel 6x6: 4x
+the synapses); then the pooling gets its own population, named after its layer (exact: the pooling
+of non-negative values is its own ReLU), and the next layer keeps its kernel.
 Biases are the network evaluated with every population at zero. Paths that meet in an Add become
 several projections into one population. Every composed projection is checked numerically
 against its path before it is accepted.
@@ -31,6 +35,7 @@ from snnc.compiler.ir.float_graph import (
     Add, Affine, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, Pad, Relu,
 )
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
+from snnc.compiler.resources import fan_in
 from snnc.errors import SnncError
 
 MAX_DENSE_ENTRIES = 1 << 25  # refuse to build a dense matrix larger than this (128 MiB of float32)
@@ -198,6 +203,15 @@ def _project(path: Path, dst: str, src_shape, where: str) -> Projection:
     return proj
 
 
+def _pool_breaks_fan_in(path: Path, projection: Projection, src_shape, target) -> bool:
+    """Whether a path that starts with an average pooling of its source composes into
+    a projection whose fan-in exceeds the target's; pooling in its own population then keeps the
+    next layer's kernel at its size (a 2x2 pooling folded into a 3x3 conv is a 6x6 kernel: 4x the
+    synapses and the work)."""
+    return (target is not None and len(path.ops) > 1 and isinstance(path.ops[0], AvgPool)
+            and fan_in(projection, int(np.prod(src_shape))) > target.max_fan_in)
+
+
 def _zero_population_biases(graph: FloatGraph, materialized: set[str]) -> dict[str, np.ndarray]:
     """Each layer's output when every population is zero: the bias each population receives."""
     shapes = graph.shapes()
@@ -226,13 +240,35 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
     projections: list[Projection] = []
     paths: dict[str, list[Path]] = {}
     pop_shape = {}
+    pool_layer: dict[int, str] = {}  # id(op) -> the layer it came from
+
+    def add_population(name: str, shape, role: str, bias, layer_name: str) -> None:
+        pops.append(FloatPopulation(name, shape, role, bias, layer_name))
+        pop_shape[name] = shape
+
+    def hidden(name: str) -> bool:  # a ReLU population: its pooling is non-negative, so a ReLU of it is exact
+        return any(p.name == name and p.role == "hidden" for p in pops)
+
+    def pooled(path: Path, where: str) -> Path:
+        """The path from a pooling population of its source (made once per source and pooling)."""
+        pool = path.ops[0]
+        name = layer_name = pool_layer[id(pool)]
+        if name not in pop_shape:
+            projections.append(_project(Path(path.src, (pool,)), name, pop_shape[path.src], where))
+            shape = shapes[layer_name]
+            add_population(name, shape, "hidden", np.zeros(shape, np.float32), layer_name)
+        return Path(name, path.ops[1:])
 
     def materialize(layer: Layer, pre_activation: str, role: str) -> None:
         name = _population_name(layer) if role != "output" else "output"
+        where = f"layer {layer.name!r}"
         for path in paths[pre_activation]:
-            projections.append(_project(path, name, pop_shape[path.src], f"layer {layer.name!r}"))
-        pops.append(FloatPopulation(name, shapes[layer.name], role, biases[pre_activation], layer.name))
-        pop_shape[name] = shapes[layer.name]
+            projection = _project(path, name, pop_shape[path.src], where)
+            if hidden(path.src) and _pool_breaks_fan_in(path, projection, pop_shape[path.src], target):
+                path = pooled(path, where)
+                projection = _project(path, name, pop_shape[path.src], where)
+            projections.append(projection)
+        add_population(name, shapes[layer.name], role, biases[pre_activation], layer.name)
         paths[layer.name] = [Path(name, ())]
 
     for layer in graph.layers:
@@ -252,6 +288,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
                 offset += shapes[i][-1]
             paths[layer.name] = joined
         else:
+            pool_layer[id(op)] = layer.name
             paths[layer.name] = [Path(p.src, p.ops + (op,)) for p in paths[layer.inputs[0]]]
     # The output population reads the last layer linearly (an identity path if it ends in a ReLU).
     materialize(output, output.name, "output")
