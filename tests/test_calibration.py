@@ -17,7 +17,7 @@ from helpers import FIXTURES
 from lava_nets import random_input_bias, random_lava_net
 from test_simulator_exact import _pop, random_net
 from snnc.backends.jax.simulator import population_spike_count, population_trains, synaptic_input_trains, trace
-from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, Projection, SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, Projection, SpikeInput, SpikingNet, path_depths
 from snnc.targets import LOIHI2
 
 WHOLE_NETWORK = ("_readout_scan", "_trace_scan", "_count_scan")  # every whole-network simulation runs one
@@ -77,7 +77,7 @@ def _whole_network_thresholds(args, kwargs, samples: int) -> dict[str, int]:
     coding, steps = kwargs["coding"], kwargs["timesteps"]
     x = np.concatenate(list(calibration.batches()))[:samples]
     activity = calibrate._positive_activity(float_net, x)
-    depth, pops = calibrate._depths(net), list(net.populations)
+    depth, pops = path_depths(net, longest=False), list(net.populations)
     for i, pop in enumerate(pops[1:-1], start=1):
         start = depth[pop.name] + 1
         wanted = activity[pop.name].sum() / scales[pop.name] * coding.max_rate * (steps - start)

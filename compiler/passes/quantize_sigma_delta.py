@@ -8,8 +8,14 @@ sigma_q = sum_p W_pq payload_p ~ a_q * G_q, so its weights are W' = w G_q / P_sr
 act >> state_exp with state_exp chosen so that P_q = G_q / 2^state_exp ~ 2^payload_bits / lambda_q.
 Biases are b G_q in payload units (b G_q / 2^state_exp); the delta threshold is one payload LSB,
 so changes below it wait in the residue. G_q is capped so that act at lambda_q stays below 2^18:
-sigma keeps 24 bits for activations up to 32 lambda_q. With a static input each population's act
-is final once its deepest input path has delivered; the output population (no ReLU) is read as act.
+sigma keeps 24 bits for activations up to 32 lambda_q. Where that cap binds, state_exp (at most
+state_exp_max) cannot bring the payload down to 2^payload_bits, and payloads are finer (up to
+2^11 at lambda): the next layer's weights are then coarser. The output population sends nothing
+and is read as act, so its cap is 2^(graded_bits - 3): 4 x its scale fits 24 bits, and its
+weights keep their resolution (an 18-bit cap rounded a ResNet-20's pooled dense output to all
+zeros). A projection whose weights all round to zero is refused. With a static input each
+population's act is final once its deepest input path has delivered; the output population (no
+ReLU) is read as act.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from snnc.targets import Target
 
 
 ACT_AT_SCALE_BITS = 18  # act at lambda <= 2^18: sigma fits 24 bits up to 32 x lambda
+OUTPUT_HEADROOM_BITS = 2  # the output is only read: act at its lambda <= 2^(graded_bits - 1 - 2)
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,15 @@ def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float]
         per_gain = [q.weight / payload_gain[q.src] for q in incoming]  # weights per unit of G_q
         peak = max(float(np.abs(w).max(initial=0.0)) for w in per_gain)
         gain = (2 ** target.weight_bits - 2) / peak if peak > 0 else full / scales[pop.name]
-        gain = min(gain, 2.0 ** ACT_AT_SCALE_BITS / scales[pop.name])
-        projections += [q.replace(weight=to_weight_grid(w * gain, target)) for q, w in zip(incoming, per_gain)]
+        act_bits = target.graded_bits - 1 - OUTPUT_HEADROOM_BITS if pop.role == "output" else ACT_AT_SCALE_BITS
+        gain = min(gain, 2.0 ** act_bits / scales[pop.name])
+        for q, w in zip(incoming, per_gain):
+            weight = to_weight_grid(w * gain, target)
+            if np.any(q.weight) and not np.any(weight):
+                raise SnncError(f"projection {q.src!r} -> {q.dst!r}: every sigma-delta weight rounds to 0 (the largest "
+                                f"is {float(np.abs(w).max()) * gain:.2f} of one LSB); the activation scales of "
+                                f"{q.src!r} and {q.dst!r} are too far apart for 8-bit weights")
+            projections.append(q.replace(weight=weight))
         exp = int(np.clip(np.round(np.log2(gain * scales[pop.name] / full)), 0, target.state_exp_max))
         payload_gain[pop.name] = gain / 2 ** exp
         bias = np.rint(pop.bias * gain / 2 ** exp)

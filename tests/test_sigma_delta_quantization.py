@@ -1,0 +1,36 @@
+"""quantize_sigma_delta on hand-made float nets: an output read far above its sources' scale keeps
+its weights (it once rounded them all to zero: one class for every input), and a projection that
+does round to nothing is refused rather than compiled into a silent constant."""
+
+import numpy as np
+import pytest
+
+from snnc.compiler.ir.spiking import FloatNet, FloatPopulation, Projection
+from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
+from snnc.errors import SnncError
+from snnc.targets import LOIHI2
+
+
+def _net(output_weight: float) -> FloatNet:
+    signs = np.where(np.random.default_rng(0).random((2, 8)) < 0.5, -1.0, 1.0).astype(np.float32)
+    pops = (FloatPopulation("input", (8,), "input", np.zeros(8, np.float32), "input"),
+            FloatPopulation("hidden", (8,), "hidden", np.zeros(8, np.float32), "hidden"),
+            FloatPopulation("output", (2,), "output", np.zeros(2, np.float32), "output"))
+    projections = (Projection("input", "hidden", np.eye(8, dtype=np.float32)),
+                   Projection("hidden", "output", signs * np.float32(output_weight)))
+    return FloatNet(pops, projections)
+
+
+SCALES = {"input": 1.0, "hidden": 1.0, "output": 8.66}  # a pooled dense output: small weights, a large scale
+
+
+def test_an_output_far_above_its_sources_keeps_its_weights():
+    net, _ = quantize_sigma_delta(_net(0.004), LOIHI2, SCALES, SigmaDeltaCoding())
+    weights = net.incoming("output")[0].weight
+    assert np.count_nonzero(weights) == weights.size  # the 18-bit cap of hidden layers rounded these to 0
+    assert np.array_equal(np.sign(weights), np.sign(_net(0.004).projections[1].weight))
+
+
+def test_a_projection_rounding_to_zero_is_refused():
+    with pytest.raises(SnncError, match="'hidden' -> 'output': every sigma-delta weight rounds to 0"):
+        quantize_sigma_delta(_net(1e-6), LOIHI2, SCALES, SigmaDeltaCoding())
