@@ -12,6 +12,7 @@ from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
 from snnc.compiler.passes.quantize import RateCoding, quantize
 from snnc.compiler.passes.quantize_population import PopulationCoding, quantize_population
 from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
+from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,11 @@ def _population(options) -> Coding:
     return Coding(partial(quantize_population, coding=PopulationCoding(levels=options.population)), None)
 
 
-CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population}
+def _ttfs(options) -> Coding:
+    return Coding(partial(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None)
+
+
+CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population, "ttfs": _ttfs}
 
 
 def coding_for(options) -> Coding:

@@ -70,7 +70,7 @@ def _readout_scan(net, target, drive, steps, every_population):
         states, counts = carry
         states = _step(net, target, drive, states)
         counts = tuple(c + _fired(states[i].s).astype(jnp.int32) for c, i in zip(counts, counted))
-        return (states, counts), (net.output.probe(states[-1])[1], counts[-1])
+        return (states, counts), (net.output.reading(states[-1]), counts[-1])
 
     zeros = tuple(jnp.zeros((batch, *net.populations[i].shape), jnp.int32) for i in counted)
     (_, counts), (v_out, out_counts) = jax.lax.scan(body, (_initial(net, batch), zeros), None, length=steps)

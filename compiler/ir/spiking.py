@@ -37,13 +37,14 @@ STRICT = ConfigDict(strict=True, extra="forbid")  # how the artifact's JSON is v
 
 def path_depths(net, longest: bool = True) -> dict[str, int]:
     """Per population of a FloatNet or SpikingNet (sources before readers), the number of
-    projections on its longest (or shortest) path from the input. Every projection delays by one
+    projections on its longest (or shortest) path from a source (self-projections aside). Every projection delays by one
     step, so a population's first input arrives at step shortest + 1, and no coding can answer
     before step d + 1, d the output's longest depth."""
     pick = max if longest else min
-    depth = {net.populations[0].name: 0}
-    for pop in net.populations[1:]:
-        depth[pop.name] = 1 + pick(depth[q.src] for q in net.incoming(pop.name))
+    depth = {}
+    for pop in net.populations:
+        sources = [depth[q.src] for q in net.incoming(pop.name) if q.src != pop.name]
+        depth[pop.name] = 1 + pick(sources) if sources else 0  # the input and other sources: 0
     return depth
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import numpy as np
 
 def structure_violations(net, integer: bool) -> list[str]:
     """Every broken invariant: unique names, input first with no incoming projections, each
-    projection between known populations in network order (so the graph is acyclic), weight and
+    projection between known populations in network order (acyclic but for self-projections; only
+    host sources may lack input), weight and
     bias shapes and dtypes (int32 for an integer net, float32 for the ANN)."""
     problems = []
     pops = {p.name: (i, p) for i, p in enumerate(net.populations)}
@@ -23,7 +24,7 @@ def structure_violations(net, integer: bool) -> list[str]:
         bias = getattr(p, "bias_mant" if integer else "bias", None)
         if bias is not None and i > 0 and (bias.dtype != dtype or np.broadcast_shapes(bias.shape, p.shape) != p.shape):
             problems.append(f"population {p.name!r}: bias {bias.dtype} {bias.shape} is not {np.dtype(dtype)} of shape {p.shape}")
-        if i > 0 and not net.incoming(p.name):
+        if i > 0 and not net.incoming(p.name) and getattr(p, "on_chip", True):
             problems.append(f"population {p.name!r} has no incoming projection")
     if net.incoming(net.populations[0].name):
         problems.append("the input population has incoming projections")
@@ -33,7 +34,7 @@ def structure_violations(net, integer: bool) -> list[str]:
             problems.append(f"{where}: unknown population")
             continue
         (i, src), (j, dst) = pops[q.src], pops[q.dst]
-        if i >= j:
+        if i > j:  # i == j: a self-projection, the population's own spikes one step later
             problems.append(f"{where}: goes backwards in the population order (a cycle)")
         if q.weight.dtype != dtype:
             problems.append(f"{where}: weights are {q.weight.dtype}, not {np.dtype(dtype)}")

@@ -11,6 +11,7 @@ A kind module defines:
   step(state, a_in, drive, target)     one timestep; drive is the per-sample input of the input
                                        population (else None: the population's own bias)
   probe(state) -> (u, v)               the values verify compares (None: not a chip state)
+  reading(state)                       what the output is read from at each step (default: v)
   readout(v_out, counts, target)       the output population's reading, int64
   violations(target, where)            every limit of the target the population breaks
   lava(drives, steps, target)          the Lava process spec (backends/lava/specs.NeuronSpec)
@@ -62,6 +63,10 @@ class Neurons:
         sample's drive (the input population)."""
         mants = [np.broadcast_to(self.bias_mant, self.shape)] if drives is None else list(drives)
         return [to_lava(np.asarray(m, np.int32), len(self.shape)) for m in mants]
+
+    def reading(self, state):
+        """The value the output population is read from at each step (readout's v_out): its probed v."""
+        return self.probe(state)[1]
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,169 @@
+"""Time-to-first-spike (TTFS) coding: the three kinds a windowed, linear TTFS network is made of
+(compiler/passes/quantize_ttfs.py builds them; docs/semantics.md derives the timing).
+
+  ttfs-source  the input, sent by the host (Lava: a RingBuffer): with m = encode(x) in [0, full]
+               and x_T = round(window m / full), neuron i spikes once, at step 1 + window - x_T
+               (x_T = 0: at step 1 + window, the "forced" zero).
+  clock        host spike sources (a RingBuffer) that fire once each, at fixed steps (fire_at),
+               whatever the sample: they switch the ramps of the layers on and off.
+  ttfs         Loihi's LIF (PyLifModelBitAcc) with du = 0 and dv = 0: u holds a ramp's slope (a
+               current that loses only ceil(|u| / 4096) per step), v integrates it:
+                 u(t) = decay(u(t-1), 4096 - 1) + (a_in << act_shift)   (wrapped into 24 bits)
+                 v(t) = clip(v(t-1) + u(t), +-(2^23 - 1));  s(t) = v(t) > vth << vth_shift; v = 0 where s
+               no bias, u(0) = v(0) = 0. The output population (vth at its maximum, never fires)
+               is read as v at its read step (the end of its input window), latched in the state.
+
+The sources and the output count steps in their state (t, a scalar); nothing else is added to
+Lava's LIF, so verify compares u, v and spikes of every ttfs population against Lava's LIF.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from snnc.backends.lava.specs import NeuronSpec, lava_shape, to_lava
+from snnc.compiler.ir.neurons.base import Neurons, neuron_kind, static
+from snnc.compiler.ir.neurons.lif import LifRegisters, lif_step, threshold_and_bias_violations
+from snnc.compiler.ir.npy import Npy
+from snnc.targets import Target
+
+
+class TimedSpikes(NamedTuple):
+    t: jnp.ndarray  # int32 scalar: the step just taken
+    s: jnp.ndarray  # bool (B, *shape)
+
+
+class TtfsState(NamedTuple):
+    u: jnp.ndarray
+    v: jnp.ndarray
+    s: jnp.ndarray  # bool
+    t: jnp.ndarray  # int32 scalar
+    reading: jnp.ndarray  # v at the read step (the output's answer), zero before it
+
+
+def first_spike_steps(drive: np.ndarray, full: int, window: int) -> np.ndarray:
+    """The step at which each input neuron spikes: 1 + window - round(window m / full), m in [0, full]."""
+    m = np.clip(np.asarray(drive, np.int64), 0, full)
+    return 1 + window - (m * window + full // 2) // full
+
+
+class _HostSource(Neurons):
+    """What both host sources share: not chip populations, no u or v, a RingBuffer in Lava."""
+    on_chip: ClassVar[bool] = False
+    vth: ClassVar[int] = 0  # no threshold (layer tables and the manifest list one per population)
+
+    @staticmethod
+    def probe(state):
+        return None, None
+
+    def readout(self, v_out, counts, target: Target):
+        return counts
+
+    def _ring_buffer(self, trains: list[np.ndarray]) -> NeuronSpec:
+        """RingBuffer (PySendModelFixed) sends column (t - 1) % T at step t; trains (steps, *shape) per sample."""
+        data = [np.moveaxis(to_lava(t, len(self.shape)), 0, -1).astype(np.int32) for t in trains]
+        return NeuronSpec(self.name, self.shape, "RingBuffer", dict(data=data[0]), tuple({"data": d} for d in data[1:]),
+                          {}, (), graded=False)
+
+
+@neuron_kind
+class TtfsSource(_HostSource):
+    name: str = static()
+    shape: tuple[int, ...] = static()
+    role: str = static()
+    full: int = static()  # the drive that means the largest value (window)
+    window: int = static()
+    scale: float = static()
+    layer: str = static()
+    kind: Literal["ttfs-source"] = static(default="ttfs-source")
+
+    summary: ClassVar[str] = "host spike times (one spike per neuron: step 1 + window - value)"
+    input_role: ClassVar[str] = "host spike times (input)"
+
+    def init_state(self, batch: int) -> TimedSpikes:
+        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
+
+    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
+        t = state.t + 1
+        m = jnp.clip(drive, 0, self.full)
+        return TimedSpikes(t, t == 1 + self.window - (m * self.window + self.full // 2) // self.full)
+
+    def violations(self, target: Target, where: str) -> list[str]:
+        return [] if self.full == target.input_full else [f"{where}: full scale {self.full} != {target.input_full}"]
+
+    def lava(self, drives: np.ndarray, steps: int, target: Target) -> NeuronSpec:
+        at = first_spike_steps(drives, self.full, self.window)
+        steps_axis = np.arange(1, steps + 1).reshape(steps, *([1] * len(self.shape)))
+        return self._ring_buffer([steps_axis == a[None] for a in at])
+
+
+@neuron_kind
+class Clock(_HostSource):
+    name: str = static()
+    shape: tuple[int, ...] = static()
+    role: str = static()
+    fire_at: tuple[int, ...] = static()  # per neuron, the one step it fires at
+    scale: float = static()
+    layer: str = static()
+    kind: Literal["clock"] = static(default="clock")
+
+    summary: ClassVar[str] = "host clock (each neuron fires once, at a fixed step)"
+
+    def init_state(self, batch: int) -> TimedSpikes:
+        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
+
+    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
+        t = state.t + 1
+        return TimedSpikes(t, jnp.broadcast_to(t == jnp.asarray(self.fire_at, jnp.int32), state.s.shape))
+
+    def violations(self, target: Target, where: str) -> list[str]:
+        return [] if len(self.fire_at) == self.size and min(self.fire_at) >= 1 else [f"{where}: bad firing steps"]
+
+    def lava(self, drives, steps: int, target: Target) -> NeuronSpec:
+        return self._ring_buffer([np.arange(1, steps + 1)[:, None] == np.asarray(self.fire_at)[None]])
+
+
+@neuron_kind
+class TtfsPopulation(LifRegisters):
+    """LIF ramp neurons (module docstring); bias_mant is all zero (ramps come through the clock)."""
+    name: str = static()
+    shape: tuple[int, ...] = static()
+    role: str = static()
+    vth: int
+    bias_mant: Npy  # int32 zeros: kept so that every LIF-based kind has the same registers
+    bias_exp: int = static()
+    read_step: int = static()  # the output's: the step whose v is its answer (0 for hidden layers)
+    scale: float = static()
+    layer: str = static()
+    kind: Literal["ttfs"] = static(default="ttfs")
+
+    summary: ClassVar[str] = "TTFS ramp LIF (du = dv = 0; first spike time carries the value)"
+    bounded_current: ClassVar[bool] = False  # clock and self-inhibition currents are checked by the pass
+
+    def init_state(self, batch: int) -> TtfsState:
+        zeros = jnp.zeros((batch, *self.shape), jnp.int32)
+        return TtfsState(zeros, zeros, zeros.astype(bool), jnp.int32(0), zeros)
+
+    def step(self, state: TtfsState, a_in, drive, target: Target) -> TtfsState:
+        u, v, s = lif_step(state.u, state.v, a_in, self.bias(drive), self.vth, 0, 0, target)
+        t = state.t + 1
+        return TtfsState(u, v, s, t, jnp.where(t == self.read_step, v, state.reading))
+
+    @staticmethod
+    def reading(state: TtfsState):
+        return state.reading
+
+    def readout(self, v_out, counts, target: Target):
+        return v_out
+
+    def violations(self, target: Target, where: str) -> list[str]:
+        return threshold_and_bias_violations(self, target, where)
+
+    def lava(self, drives: np.ndarray | None, steps: int, target: Target) -> NeuronSpec:
+        mants = self.lava_biases(drives)
+        keywords = dict(shape=lava_shape(self.shape), vth=self.vth, bias_mant=mants[0], bias_exp=self.bias_exp,
+                        u=0, v=0, du=0, dv=0, name=self.name)
+        return NeuronSpec(self.name, self.shape, "LIF", keywords, (), {"u": 0, "v": 0}, ("u", "v"), graded=False)

@@ -1,0 +1,196 @@
+"""Bit-width fitting for time-to-first-spike coding: a layered FloatNet and its activation scales ->
+a SpikingNet of ramp LIF neurons (compiler/ir/neurons/ttfs.py) that fire at most once, the exact
+ReLU mapping of Stanojevic et al. (2023) in per-layer windows of T steps, on Lava's stock LIF.
+
+Timing (every projection delays by one step). Layer n (depth n) has a frame starting at
+A_n = 2 + (n - 1)(T + 1): an input window t' = 1..T (steps A_n .. A_n + T - 1), an output window
+t' = T + 1..2T and a forced step t' = 2T + 1. A spike of layer n - 1 sent at step A_n - 1 + k
+(k = 0..T) carries the value x = T - k, in units of lambda / T. The input neurons spike at step
+1 + T - x. The output layer is read at the end of its input window, step d (T + 1), d the depth.
+
+Integers (in units of a_in; v is 64 times these): per layer a slope S (even, the weight gain),
+data weights W = S w lambda_src / lambda on the 8-bit grid, beta = S b / lambda.
+  input window    u = sum of arrived W + beta - M, M = 4S  -> v(T) = z - M T,  z = sum W x + beta T
+                  (the guard M keeps activations up to 4 lambda from crossing before the window ends)
+  output window   u = S (the clock adds M + S - sum W - beta once every input has arrived, and for
+                  one step (M - S) T more: v jumps to z - S T)
+                  -> first spike at t' = T + tau, x = T + 1 - tau = round(z / S): vth = S / 2
+  forced step     a layer read by a hidden layer: +G (per neuron, above its most negative z) makes
+                  every neuron that has not fired fire now (x = 0, the ReLU); the last hidden
+                  layer instead gets -2S, so it stays silent
+  self-inhibition one step after its spike a neuron inhibits itself by H > every current it can
+                  still receive, so it never fires again
+The clock is a host source with one neuron per (event, digit): per-neuron clock currents are split
+into 7-bit digits (weight exponent 0) and 8-bit digits (exponent 7) over excitatory and inhibitory
+projections, so they are exact. Every network input spikes exactly once, hidden neurons at most
+once. Activations above lambda fire in the first output step and read as lambda (a clamp); above
+4 lambda, early, in the input window (the next layer then reads them unclipped).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.compiler.ir.neurons.ttfs import Clock, TtfsPopulation, TtfsSource
+from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, InputEncoding, Projection, SpikingNet, path_depths
+from snnc.compiler.passes.quantize import to_weight_grid
+from snnc.errors import SnncError
+from snnc.targets import Target
+
+MAX_SLOPE = 510  # S: keeps 64 (S + G) inside u's 24 bits
+GUARD = 4  # the input window's ramp runs GUARD x S below the activation: values up to 4 lambda never fire early
+FINE_BITS = 7  # clock digits: value = fine (exponent 0, < 2^7) + 2^7 x coarse (exponent 7, <= 255 each)
+
+
+@dataclass(frozen=True)
+class TtfsCoding:
+    timesteps: int = 64  # the answer is read by this step: the window is timesteps // depth - 1
+
+
+def _per_neuron(q: Projection, weight: np.ndarray, src_shape, dst_shape) -> np.ndarray:
+    """Every destination neuron's sum of `weight` over its synapses (float64, dst_shape)."""
+    ones = np.ones((1, *src_shape), np.float32)
+    return np.asarray(q.replace(weight=weight.astype(np.float32)).apply(ones, tuple(src_shape), tuple(dst_shape)),
+                      np.float64)[0]
+
+
+def _slope(scaled: list[np.ndarray], incoming, net: FloatNet, pop, limit: int) -> int:
+    """The largest even S <= MAX_SLOPE at which the weights fit 8 bits and every neuron's summed
+    |W| (the largest current inputs can give) stays below a quarter of the current limit."""
+    peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
+    wide = sum(_per_neuron(q, np.abs(w), net.population(q.src).shape, pop.shape) for q, w in zip(incoming, scaled))
+    s = min(MAX_SLOPE, (2 ** 8 - 2) / peak if peak > 0 else MAX_SLOPE, limit / 4 / max(float(wide.max()), 1e-30))
+    if s < 2:
+        raise SnncError(f"population {pop.name!r}: its inputs are too wide for TTFS currents (slope {s:.2f} < 2)")
+    return int(s) // 2 * 2
+
+
+def _digits(values: np.ndarray, coarse_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """|values| (int64) as fine (< 2^FINE_BITS) + 2^FINE_BITS x the sum of coarse_count digits <= 255."""
+    mag = np.abs(values)
+    fine, coarse = mag % (1 << FINE_BITS), mag >> FINE_BITS
+    digits = np.stack([np.clip(coarse - 255 * k, 0, 255) for k in range(coarse_count)])
+    return fine, digits
+
+
+class _ClockBuilder:
+    """Allocates clock neurons and the projections that deliver per-neuron currents at given steps."""
+
+    def __init__(self):
+        self.fire_at: list[int] = []
+        self.pending: list[tuple[str, tuple, dict[int, np.ndarray]]] = []
+
+    def deliver(self, name: str, shape: tuple, events: dict[int, np.ndarray]) -> None:
+        """events: arrival step -> int64 current per neuron of population `name`."""
+        self.pending.append((name, shape, events))
+
+    def build(self, clock_name: str, target: Target) -> tuple[Clock, list[Projection]]:
+        plans = []
+        for name, shape, events in self.pending:
+            for step, values in events.items():
+                coarse_count = max(1, math.ceil(int(np.abs(values).max(initial=0) >> FINE_BITS) / 255))
+                first = len(self.fire_at)
+                self.fire_at += [step - 1] * (1 + coarse_count)
+                plans.append((name, shape, values, first, coarse_count))
+        n_clock = len(self.fire_at)
+        projections = []
+        for name in dict.fromkeys(p[0] for p in plans):
+            mine = [p for p in plans if p[0] == name]
+            size = int(np.prod(mine[0][1]))
+            for exp in (0, FINE_BITS):
+                for sign in (1, -1):
+                    weight = np.zeros((size, n_clock), np.int64)
+                    for _, _, values, first, coarse_count in mine:
+                        fine, coarse = _digits(np.where(np.sign(values) == sign, values, 0).ravel(), coarse_count)
+                        if exp == 0:
+                            weight[:, first] = sign * fine
+                        else:
+                            weight[:, first + 1:first + 1 + coarse_count] = sign * coarse.T
+                    if weight.any():
+                        grid = to_weight_grid(weight.astype(np.float64), target)
+                        assert np.array_equal(grid, weight), "clock digits must be on the one-signed 8-bit grid"
+                        projections.append(Projection(clock_name, name, grid, weight_exp=exp))
+        return Clock(clock_name, (n_clock,), "clock", tuple(self.fire_at), 1.0, "clock"), projections
+
+
+def _self_inhibition(name: str, shape: tuple, bound: np.ndarray) -> list[Projection]:
+    """Projections of a population onto itself (one step later) of at least `bound` (per neuron;
+    per channel for (H, W, C) populations), as copies of 2^7 x up to 255 each."""
+    per = bound.reshape(-1, shape[-1]).max(axis=0) if len(shape) == 3 else bound.ravel()
+    units = np.ceil(per / 2 ** FINE_BITS).astype(np.int64)
+    copies = max(1, math.ceil(int(units.max(initial=0)) / 255))
+    out = []
+    for k in range(copies):
+        digit = -np.clip(units - 255 * k, 0, 255).astype(np.int32)
+        if len(shape) == 3:
+            weight = digit.reshape(1, 1, 1, shape[-1])
+            out.append(Projection(name, name, weight, ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]), weight_exp=FINE_BITS))
+        else:
+            out.append(Projection(name, name, np.diag(digit), weight_exp=FINE_BITS))
+    return out
+
+
+def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
+                  coding: TtfsCoding) -> tuple[SpikingNet, list[str]]:
+    depth, shortest = path_depths(net), path_depths(net, longest=False)
+    for pop in net.populations[1:]:
+        if depth[pop.name] != shortest[pop.name]:
+            raise SnncError(f"TTFS needs every input of a population one layer before it: {pop.name!r} (layer "
+                            f"{pop.layer}) reads populations at different depths (a skip connection or max pooling's "
+                            "relu(a - b) + b); use --coding rate or sigma-delta (or --maxpool avg)")
+    d = depth[net.populations[-1].name]
+    window = coding.timesteps // d - 1
+    if window < 1:
+        raise SnncError(f"TTFS needs at least {2 * d} timesteps for a network of depth {d} (--timesteps-hint)")
+    limit = target.max_input_current
+    start = {n: 2 + (n - 1) * (window + 1) for n in range(1, d + 1)}
+    inp = net.populations[0]
+    full = target.input_full
+    pops: list = [TtfsSource(inp.name, inp.shape, "input", full, window, scales[inp.name], inp.layer)]
+    projections, clock, slopes = [], _ClockBuilder(), []
+    for pop in net.populations[1:]:
+        incoming = net.incoming(pop.name)
+        scaled = [q.weight * scales[q.src] / scales[pop.name] for q in incoming]
+        s = _slope(scaled, incoming, net, pop, limit)
+        weights = [to_weight_grid(s * w, target) for w in scaled]
+        projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
+        shapes = [net.population(q.src).shape for q in incoming]
+        summed = np.rint(sum(_per_neuron(q, w, sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes))).astype(np.int64)
+        negative = np.rint(sum(_per_neuron(q, np.minimum(w, 0), sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes)))
+        positive = summed - negative.astype(np.int64)
+        beta = np.rint(s * np.broadcast_to(pop.bias, pop.shape) / scales[pop.name]).astype(np.int64)
+        arrive = start[depth[pop.name]]
+        if pop.role == "output":
+            clock.deliver(pop.name, pop.shape, {arrive: beta})
+            pops.append(TtfsPopulation(pop.name, pop.shape, "output", target.vth_max, np.zeros(pop.shape, np.int32), 0,
+                                       arrive + window - 1, scales[pop.name], pop.layer))
+            slopes.append(f"{pop.name} {s}")
+            continue
+        guard = GUARD * s
+        jump = (guard - s) * window  # v jumps up by this at the switch (a current for one step)
+        switch = guard + s - summed - beta + jump
+        forced = depth[pop.name] < d - 1
+        # the most negative z = sum W x + beta T is above -(T |sum of negative W| + |beta| T): force above it
+        end = (np.minimum(window * -negative.astype(np.int64) + np.abs(beta) * window + s, limit - 2 * s) if forced
+               else np.full(pop.shape, -2 * s, np.int64))
+        clock.deliver(pop.name, pop.shape, {arrive: beta - guard, arrive + window: switch,
+                                            arrive + window + 1: np.full(pop.shape, -jump), arrive + 2 * window: end})
+        # after its spike a neuron's current must stay negative: H above everything still to come
+        bound = positive + np.abs(beta - guard) + np.maximum(switch, 0) + np.maximum(end, 0) + 2 * s
+        if bound.max() >= limit:
+            raise SnncError(f"population {pop.name!r}: TTFS currents would exceed {limit} (fan-in too wide)")
+        projections += _self_inhibition(pop.name, pop.shape, bound.astype(np.float64))
+        pops.append(TtfsPopulation(pop.name, pop.shape, "hidden", s // 2, np.zeros(pop.shape, np.int32), 0, 0,
+                                   scales[pop.name], pop.layer))
+        slopes.append(f"{pop.name} {s}")
+    clock_pop, clock_projections = clock.build("clock", target)
+    pops.insert(1, clock_pop)
+    encoding = InputEncoding(gain=full / scales[inp.name], max_mant=full)
+    read = start[d] + window - 1
+    notes = [f"ttfs coding: windows of {window} steps (timesteps hint {coding.timesteps}, depth {d}); the answer "
+             f"is the output's potential at step {read}; every input spikes once, hidden neurons at most once; "
+             f"{clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
+    return SpikingNet(tuple(pops), tuple(projections + clock_projections), encoding, net.notes), notes
