@@ -33,6 +33,10 @@ def _table(title: str, columns: tuple[str, ...], rows) -> None:
     out.print(table)
 
 
+def _scale(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _notes(notes, prefix: str = "- ") -> None:
     for note in notes:
         out.print(f"{prefix}{note}", highlight=False)
@@ -159,7 +163,7 @@ def inspect(artifact, as_json):
     _table("populations (" + "; ".join(info.summaries.values()) + ")",
            ("population", "layer", "role", "shape", "neurons", "vth", "exp", "scale", "synapses", "cores (chips)",
             "inter-chip"),
-           ((r.population, r.layer, r.role, _shape(r.shape), r.neurons, r.vth, r.exponent, f"{m.scales[r.population]:.4g}",
+           ((r.population, r.layer, r.role, _shape(r.shape), r.neurons, r.vth, r.exponent, _scale(m.scales.get(r.population)),
              *where(r.population)) for r in info.layers))
     out.print(f"placement: {placed.cores} cores on {placed.chips} of {t.chips} chip(s) of {t.name} "
               f"({placed.cores_per_chip} cores each); {placed.inter_chip_synapses:,} synapses cross chips "

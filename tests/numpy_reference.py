@@ -62,7 +62,7 @@ def simulate(net, input_bias: np.ndarray, steps: int):
     r = {p.name: np.zeros(p.shape, np.int64) for p in pops}
     s = {p.name: np.zeros(p.shape, np.int64 if graded[p.name] else bool) for p in pops}
     traces = {k: {p.name: [] for p in pops} for k in "uvs"}
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         previous = {k: x.copy() for k, x in s.items()}
         for pop in pops:
             a_in = np.zeros(pop.shape, np.int64)
@@ -72,9 +72,16 @@ def simulate(net, input_bias: np.ndarray, steps: int):
                 total = (w @ src.reshape(-1)).reshape(pop.shape) if q.conv is None else \
                     conv_loops(src, w, q.conv.strides, q.conv.pads, q.conv.groups)
                 a_in += total << q.weight_exp if q.weight_exp >= 0 else total >> -q.weight_exp
-            mant = (input_bias if pop is pops[0] else pop.bias_mant).astype(np.int64)
+            mant = np.asarray(input_bias if pop is pops[0] else getattr(pop, "bias_mant", 0)).astype(np.int64)
             n = pop.name
-            if hasattr(pop, "full"):  # host spike trains: integrate m, subtract full on a spike
+            if pop.kind == "ttfs-source":  # one spike, at step 1 + window - round(window m / full)
+                value = (np.clip(mant, 0, pop.full) * pop.window + pop.full // 2) // pop.full
+                s[n] = np.full(pop.shape, t) == 1 + pop.window - value
+            elif pop.kind == "clock":  # neuron k fires at step fire_at[k] only
+                s[n] = np.array(pop.fire_at) == t
+            elif pop.kind == "ttfs":  # Lava's LIF with du = dv = 0 and no bias
+                u[n], v[n], s[n] = lif(u[n], v[n], a_in, 0, pop.vth, 0, 0)
+            elif hasattr(pop, "full"):  # host spike trains: integrate m, subtract full on a spike
                 v[n] = v[n] + mant
                 s[n] = v[n] >= pop.full
                 v[n] = v[n] - pop.full * s[n]

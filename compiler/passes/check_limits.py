@@ -57,8 +57,8 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
     cores = f"{sum(u.cores for u in usage)} of {target.cores_per_chip * target.chips} cores on {target.chips} chip(s)"
     bounded = [p for p in net.populations[1:] if p.bounded_current]
     if not bounded:
-        return net, [f"limits of {target.name} hold ({cores}); graded sums are not bounded statically: sigma stays "
-                     "within 24 bits for activations up to 32 times their calibrated scale"]
+        unbounded = dict.fromkeys(p.current_note for p in net.populations[1:] if p.on_chip)
+        return net, [f"limits of {target.name} hold ({cores}); " + "; ".join(unbounded)]
     bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
                 for p in bounded)
     return net, [f"limits of {target.name} hold ({cores}); largest possible |a_in| {bound} <= {target.max_input_current}"]

@@ -46,6 +46,7 @@ class Neurons:
     on_chip: ClassVar[bool] = True  # a chip population (a host spike source is not)
     graded: ClassVar[bool] = False  # sends int32 payloads rather than binary spikes
     bounded_current: ClassVar[bool] = False  # its a_in must stay below target.max_input_current
+    current_note: ClassVar[str] = ""  # without that bound: what keeps its currents in range
     summary: ClassVar[str] = ""  # one line for inspect: the model and its firing rule
     input_role: ClassVar[str] = "bias (input)"  # what the input population is, for layer tables
 

@@ -142,6 +142,8 @@ class TtfsPopulation(LifRegisters):
 
     summary: ClassVar[str] = "TTFS ramp LIF (du = dv = 0; first spike time carries the value)"
     bounded_current: ClassVar[bool] = False  # clock and self-inhibition currents are checked by the pass
+    current_note: ClassVar[str] = ("ttfs currents: every neuron's summed |input weights| is at most 2^15 and its "
+                                   "self-inhibition below 2^17 (quantize_ttfs)")
 
     def init_state(self, batch: int) -> TtfsState:
         zeros = jnp.zeros((batch, *self.shape), jnp.int32)

@@ -1,0 +1,82 @@
+"""Time-to-first-spike coding (compiler/passes/quantize_ttfs.py): random layered networks run the
+same in JAX, in a plain numpy model and in Lava, every u, v and spike; every neuron spikes at most
+once (inputs exactly once); the digits models keep the ANN's accuracy; networks that are not
+layered are refused."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from numpy.testing import assert_array_equal
+
+import numpy_reference as ref
+from helpers import FIXTURES
+from snnc.api import compile as compile_model, evaluate
+from snnc.backends.jax.simulator import trace
+from snnc.backends.lava.runner import lava_trace
+from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
+from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
+from snnc.errors import SnncError
+from snnc.targets import LOIHI2
+
+
+def random_ttfs_net(seed: int, timesteps: int = 24):
+    """input 5x5x2 -> conv 3x3 (3 channels, ReLU) -> dense 6 (ReLU) -> dense 4 (output), random."""
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape, scale=1.0: (rng.normal(0, scale, shape)).astype(np.float32)  # noqa: E731
+    pops = (FloatPopulation("input", (5, 5, 2), "input", np.zeros((5, 5, 2), np.float32), "input"),
+            FloatPopulation("conv", (5, 5, 3), "hidden", f32(5, 5, 3, scale=0.1), "conv"),
+            FloatPopulation("dense", (6,), "hidden", f32(6, scale=0.1), "dense"),
+            FloatPopulation("output", (4,), "output", f32(4, scale=0.1), "output"))
+    projections = (Projection("input", "conv", f32(3, 3, 2, 3, scale=0.5), ConvGeometry((1, 1), ((1, 1), (1, 1)), 1)),
+                   Projection("conv", "dense", f32(6, 75, scale=0.3)),
+                   Projection("dense", "output", f32(4, 6, scale=0.5)))
+    scales = {"input": 1.0, "conv": float(rng.uniform(0.5, 2)), "dense": float(rng.uniform(0.5, 2)),
+              "output": float(rng.uniform(0.5, 2))}
+    net, _ = quantize_ttfs(FloatNet(pops, projections), LOIHI2, scales, TtfsCoding(timesteps))
+    drive = rng.integers(0, LOIHI2.input_full + 1, (2, 5, 5, 2)).astype(np.int32)
+    return net, drive
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2 ** 31))
+def test_ttfs_jax_equals_numpy_equals_lava(seed):
+    net, drive = random_ttfs_net(seed)
+    steps = net.output.read_step + 2
+    want = trace(net, LOIHI2, drive, steps)
+    for b in range(len(drive)):
+        reference = ref.simulate(net, drive[b], steps)
+        for kind in "uvs":
+            for name in getattr(want, kind):
+                assert_array_equal(getattr(want, kind)[name][:, b], reference[kind][name], err_msg=f"{kind} of {name}")
+    got = lava_trace(net, drive, steps)
+    for kind in "uvs":
+        for name, x in getattr(got, kind).items():
+            assert_array_equal(x, getattr(want, kind)[name], err_msg=f"{kind} of {name}")
+    assert want.s["dense"].any() and want.s["conv"].any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_neuron_spikes_at_most_once(seed):
+    net, drive = random_ttfs_net(seed, timesteps=40)
+    spikes = trace(net, LOIHI2, drive, 3 * net.output.read_step).s  # long after the answer
+    assert (spikes["input"].sum(axis=0) == 1).all()  # every input once, zeros included ("forced")
+    assert spikes["conv"].sum(axis=0).max() == 1 and (spikes["conv"].sum(axis=0) == 1).all()  # read by a hidden layer: forced
+    assert spikes["dense"].sum(axis=0).max() <= 1  # the last hidden layer: zeros stay silent
+    assert not spikes["output"].any()
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet"])
+def test_digits_models_keep_the_anns_accuracy(model, tmp_path, data):
+    cal, test = data
+    compile_model(FIXTURES / f"{model}.h5", calibration=cal, output=tmp_path / "m.snn", coding="ttfs")
+    result = evaluate(tmp_path / "m.snn", test, (64,))
+    assert result.results[0].accuracy >= result.ann_accuracy - 0.01
+    assert result.latency.max_steps <= 64
+    rows = {layer.population: layer for layer in result.layers}
+    assert rows["input"].spikes_max == 1 and max(layer.spikes_max for layer in result.layers) == 1
+
+
+def test_networks_that_are_not_layered_are_refused(tmp_path, data):
+    with pytest.raises(SnncError, match="TTFS needs every input of a population one layer before it"):
+        compile_model(FIXTURES / "resnet.h5", calibration=data[0], output=tmp_path / "r.snn", coding="ttfs")
+    assert not (tmp_path / "r.snn").exists()
