@@ -64,26 +64,29 @@ def grid(codings, percentiles, max_rates) -> list[SweepConfig]:
 
 def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps: tuple[int, ...], artifact: str,
          limit: int | None) -> tuple[list[dict], str | None]:
-    """In a worker: compile one configuration, evaluate it at each T (counts are per T). A
+    """In a worker: compile one configuration, evaluate it at each T (counts are per T). TTFS fits
+    its windows into the T it is compiled for, so it is compiled once per T (artifact_T<T>.snn). A
     configuration the compiler refuses is returned as its reason, not raised."""
     import snnc
     from snnc.runtime.compilation_cache import enable_compilation_cache
 
     enable_compilation_cache()
-
     options = {"max_rate": config.max_rate} if config.max_rate is not None else {}
-    try:
-        snnc.compile(model, calibration=calibration, output=artifact, coding=config.coding,
-                     percentile=config.percentile, **options)
-    except snnc.SnncError as exc:
-        return [], f"{config.label}: {exc}"
+    per_t = config.coding == "ttfs"
     points = []
-    for t in timesteps:
-        result = snnc.evaluate(artifact, data, (t,), limit)
+    for i, t in enumerate(timesteps):
+        path = f"{artifact.removesuffix('.snn')}_T{t}.snn" if per_t else artifact
+        if per_t or i == 0:
+            try:
+                snnc.compile(model, calibration=calibration, output=path, coding=config.coding,
+                             percentile=config.percentile, **options, **({"timesteps_hint": t} if per_t else {}))
+            except snnc.SnncError as exc:
+                return points, f"{config.label}{f' at T={t}' if per_t else ''}: {exc}"
+        result = snnc.evaluate(path, data, (t,), limit)
         points.append(dict(config=config, timesteps=t, accuracy=result.results[0].accuracy,
                            ann_accuracy=result.ann_accuracy, answer_steps=result.latency.mean_steps,
-                           spikes=result.energy.spikes, synops=result.synops,
-                           energy_uj=result.energy.snn_uj, artifact=artifact))
+                           spikes=result.energy.spikes, synops=result.synops, energy_uj=result.energy.snn_uj,
+                           artifact=path))
     return points, None
 
 

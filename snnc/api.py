@@ -33,7 +33,7 @@ from snnc.runtime.verification import verify_artifact
 def compile(model: str | Path, target: str = "loihi2", calibration: str | Path | None = None,
             output: str | Path | None = None, **options) -> CompileResult:
     """Compile a Keras .h5/.keras model into a .snn artifact for `target`. options: the fields of
-    CompileOptions (coding="rate" | "sigma-delta" | "population", population, maxpool, percentile, max_rate,
+    CompileOptions (coding="rate" | "sigma-delta" | "population" | "ttfs", population, maxpool, percentile, max_rate,
     timesteps_hint)."""
     opts = CompileOptions.checked(target=target, **options)
     model = Path(model)
@@ -107,7 +107,7 @@ def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps
 
 
 def sweep(model: str | Path, calibration: str | Path, data: str | Path, output: str | Path = "sweep",
-          codings: Sequence[str] = ("rate", "sigma-delta", "population"), timesteps: Sequence[int] = (8, 16, 32, 64),
+          codings: Sequence[str] = ("rate", "sigma-delta", "population", "ttfs"), timesteps: Sequence[int] = (8, 16, 32, 64),
           percentiles: Sequence[float] = (99.9,), max_rates: Sequence[float] = (0.9,), limit: int | None = None,
           workers: int | None = None, max_steps: int | None = None, max_energy: float | None = None) -> SweepResult:
     """Compile `model` for every combination of codings, percentiles and (rate coding) max rates in

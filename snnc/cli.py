@@ -275,7 +275,7 @@ def _floats(value: str) -> tuple[float, ...]:
 @click.argument("model")
 @click.option("--calibration", required=True, help="calibration data (.npz with x)")
 @click.option("--data", required=True, help="evaluation data (.npz with x and y)")
-@click.option("--codings", default="rate,sigma-delta,population", show_default=True,
+@click.option("--codings", default="rate,sigma-delta,population,ttfs", show_default=True,
               help=f"comma-separated, of: {', '.join(choices('coding'))}")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
 @click.option("--percentile", "percentiles", default="99.9", show_default=True, help="comma-separated percentiles")
