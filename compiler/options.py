@@ -32,8 +32,9 @@ class CompileOptions(_Options):
         "loihi2", description="a target or family name (loihi: the newest chip), or a JSON target file (docs/targets.md)")
     coding: Literal[tuple(CODINGS)] = Field(
         "rate", validation_alias=AliasChoices("coding", "neuron"),
-        description="rate (LIF neurons, Loihi 1 and 2), sigma-delta (graded spikes, Loihi 2) or population "
-                    "(a thermometer code over --population memoryless LIF neurons per value)")
+        description="rate (LIF neurons, Loihi 1 and 2), sigma-delta (graded spikes, Loihi 2), population "
+                    "(a thermometer code over --population memoryless LIF neurons per value) or ttfs (time to first "
+                    "spike: at most one spike per neuron, layer windows fitted into --timesteps-hint)")
     population: int = Field(8, ge=2, le=64, description="population coding: neurons per activation value")
     maxpool: Literal["relu", "avg", "refuse"] = Field(
         "relu", description="MaxPooling1D/2D: compile it exactly as a ReLU network of pairwise maxima, replace it by "
