@@ -14,6 +14,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def weight_pairs(float_net, net) -> list:
+    """Each float projection with the integer projection that carries it (in order, by source and
+    destination): codings add projections of their own (a TTFS clock, self-inhibition), not pairs."""
+    unused = list(net.projections)
+    pairs = []
+    for fq in float_net.projections:
+        q = next(q for q in unused if (q.src, q.dst) == (fq.src, fq.dst))
+        unused.remove(q)
+        pairs.append((fq, q))
+    return pairs
+
+
 def quantization_error(float_weight: np.ndarray, int_weight: np.ndarray) -> float:
     """Relative RMS error of the integer weights after the best single scale: ||W_i / s - W_f|| / ||W_f||."""
     f, i = float_weight.astype(np.float64).ravel(), int_weight.astype(np.float64).ravel()
@@ -59,15 +71,17 @@ def write_report(out: Path, name: str, evaluation, float_net, net, raster: dict[
     _save(fig, out / "raster.png")
 
     rows = []
-    fig, axes = plt.subplots(len(net.projections), 2, figsize=(9, 2.2 * len(net.projections)), squeeze=False)
-    for (left, right), fq, q in zip(axes, float_net.projections, net.projections):
-        error = quantization_error(fq.weight, q.weight)
+    pairs = weight_pairs(float_net, net)
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(9, 2.2 * len(pairs)), squeeze=False)
+    for (left, right), (fq, q) in zip(axes, pairs):
+        error = quantization_error(fq.weight, q.weight) if fq.weight.shape == q.weight.shape else None
+        shown = "expanded (population copies)" if error is None else f"{100 * error:.2f} %"
         rows.append(f"| {q.src} -> {q.dst} | {q.kind} | {q.weight.size} | {int(q.weight.min())}..{int(q.weight.max())} "
-                    f"| {100 * error:.2f} % |")
+                    f"| {shown} |")
         left.hist(np.ravel(fq.weight), bins=60)
         left.set_title(f"{q.src} -> {q.dst}: float", fontsize=9)
         right.hist(np.ravel(q.weight), bins=60)
-        right.set_title(f"integer (8-bit), error {100 * error:.2f} %", fontsize=9)
+        right.set_title(f"integer (8-bit), error {shown}", fontsize=9)
     _save(fig, out / "weights.png")
 
     acc = "\n".join(f"| {r.timesteps} | {100 * r.accuracy:.2f} |" for r in evaluation.results)

@@ -10,7 +10,7 @@ from numpy.testing import assert_array_equal
 
 import numpy_reference as ref
 from helpers import FIXTURES
-from snnc.api import compile as compile_model, evaluate
+from snnc.api import compile as compile_model, evaluate, report
 from snnc.backends.jax.simulator import trace
 from snnc.backends.lava.runner import lava_trace
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
@@ -74,6 +74,8 @@ def test_digits_models_keep_the_anns_accuracy(model, tmp_path, data):
     assert result.latency.max_steps <= 64
     rows = {layer.population: layer for layer in result.layers}
     assert rows["input"].spikes_max == 1 and max(layer.spikes_max for layer in result.layers) == 1
+    index = report(tmp_path / "m.snn", test, tmp_path / "report", (64,), limit=20)  # clock and self-projections
+    assert "input -> " in index.read_text()
 
 
 def test_networks_that_are_not_layered_are_refused(tmp_path, data):
