@@ -132,3 +132,25 @@ def random_input_bias(net: SpikingNet, seed: int, batch: int = 2) -> np.ndarray:
     rng = np.random.default_rng(seed)
     low = 0 if isinstance(net.input, SpikeInput) else -4096
     return rng.integers(low, 4097 if low == 0 else 4096, (batch, *net.input.shape)).astype(np.int32)
+
+
+def assert_jax_equals_numpy_equals_lava(net: SpikingNet, drive: np.ndarray, steps: int):
+    """Every u, v and spike of every population at every step: the JAX trace against the plain
+    numpy model (each sample) and against Lava (all Lava has: host sources have no u, v). The trace."""
+    from numpy.testing import assert_array_equal
+
+    import numpy_reference as ref
+    from snnc.backends.jax.simulator import trace
+    from snnc.backends.lava.runner import lava_trace
+
+    want = trace(net, LOIHI2, drive, steps)
+    for b in range(len(drive)):
+        reference = ref.simulate(net, drive[b], steps)
+        for kind in "uvs":
+            for name in getattr(want, kind):
+                assert_array_equal(getattr(want, kind)[name][:, b], reference[kind][name], err_msg=f"{kind} of {name}")
+    got = lava_trace(net, drive, steps)
+    for kind in "uvs":
+        for name, x in getattr(got, kind).items():
+            assert_array_equal(x, getattr(want, kind)[name], err_msg=f"{kind} of {name}")
+    return want

@@ -7,13 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from numpy.testing import assert_array_equal
 
-import numpy_reference as ref
 from helpers import FIXTURES, write_digits
-from lava_nets import random_input_bias, random_lava_net
-from snnc.backends.jax.simulator import trace
-from snnc.backends.lava.runner import lava_trace
+from lava_nets import assert_jax_equals_numpy_equals_lava, random_input_bias, random_lava_net
 from snnc.compiler.ir.spiking import InputEncoding
-from snnc.targets import LOIHI2
 
 STEPS = 10
 
@@ -22,17 +18,7 @@ STEPS = 10
 @given(st.integers(0, 2 ** 31))
 def test_lif_reset_jax_equals_numpy_equals_lava(seed):
     net = random_lava_net(seed, neuron="lif-reset")
-    bias = random_input_bias(net, seed)
-    want = trace(net, LOIHI2, bias, STEPS)
-    for b in range(len(bias)):
-        reference = ref.simulate(net, bias[b], STEPS)
-        for kind in "uvs":
-            for name in getattr(want, kind):
-                assert_array_equal(getattr(want, kind)[name][:, b], reference[kind][name], err_msg=f"{kind} of {name}")
-    got = lava_trace(net, bias, STEPS)
-    for kind in "uvs":
-        for name, x in getattr(got, kind).items():
-            assert_array_equal(getattr(want, kind)[name], x, err_msg=f"{kind} of {name}")
+    assert_jax_equals_numpy_equals_lava(net, random_input_bias(net, seed), STEPS)
 
 
 @given(st.integers(2, 32), st.lists(st.floats(-0.5, 1.5), min_size=1, max_size=12))

@@ -6,13 +6,11 @@ layered are refused."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from numpy.testing import assert_array_equal
 
-import numpy_reference as ref
 from helpers import FIXTURES
+from lava_nets import assert_jax_equals_numpy_equals_lava
 from snnc.api import compile as compile_model, evaluate, report
 from snnc.backends.jax.simulator import trace
-from snnc.backends.lava.runner import lava_trace
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
 from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
 from snnc.errors import SnncError
@@ -41,17 +39,7 @@ def random_ttfs_net(seed: int, timesteps: int = 24):
 @given(st.integers(0, 2 ** 31))
 def test_ttfs_jax_equals_numpy_equals_lava(seed):
     net, drive = random_ttfs_net(seed)
-    steps = net.output.read_step + 2
-    want = trace(net, LOIHI2, drive, steps)
-    for b in range(len(drive)):
-        reference = ref.simulate(net, drive[b], steps)
-        for kind in "uvs":
-            for name in getattr(want, kind):
-                assert_array_equal(getattr(want, kind)[name][:, b], reference[kind][name], err_msg=f"{kind} of {name}")
-    got = lava_trace(net, drive, steps)
-    for kind in "uvs":
-        for name, x in getattr(got, kind).items():
-            assert_array_equal(x, getattr(want, kind)[name], err_msg=f"{kind} of {name}")
+    want = assert_jax_equals_numpy_equals_lava(net, drive, net.output.read_step + 2)
     assert want.s["dense"].any() and want.s["conv"].any()
 
 
