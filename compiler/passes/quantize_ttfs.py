@@ -41,13 +41,14 @@ from snnc.errors import SnncError
 from snnc.targets import Target
 
 MAX_SLOPE = 510  # S: keeps 64 (S + G) inside u's 24 bits
+MAX_WINDOW = 32  # longer windows lose more than they gain: u's 1/4096 decay per step bends the ramps
 GUARD = 4  # the input window's ramp runs GUARD x S below the activation: values up to 4 lambda never fire early
 FINE_BITS = 7  # clock digits: value = fine (exponent 0, < 2^7) + 2^7 x coarse (exponent 7, <= 255 each)
 
 
 @dataclass(frozen=True)
 class TtfsCoding:
-    timesteps: int = 64  # the answer is read by this step: the window is timesteps // depth - 1
+    timesteps: int = 64  # the answer is read by this step: the window is timesteps // depth - 1 (at most 32)
 
 
 def _per_neuron(q: Projection, weight: np.ndarray, src_shape, dst_shape) -> np.ndarray:
@@ -57,12 +58,14 @@ def _per_neuron(q: Projection, weight: np.ndarray, src_shape, dst_shape) -> np.n
                       np.float64)[0]
 
 
-def _slope(scaled: list[np.ndarray], incoming, net: FloatNet, pop, limit: int) -> int:
-    """The largest even S <= MAX_SLOPE at which the weights fit 8 bits and every neuron's summed
-    |W| (the largest current inputs can give) stays below a quarter of the current limit."""
+def _slope(scaled: list[np.ndarray], incoming, net: FloatNet, pop, limit: int, window: int) -> int:
+    """The largest even S <= MAX_SLOPE at which the weights fit 8 bits, every neuron's summed |W|
+    (the largest current inputs can give) stays below a quarter of the current limit, and the
+    switch's one-step jump (GUARD - 1) S T below half of it."""
     peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
     wide = sum(_per_neuron(q, np.abs(w), net.population(q.src).shape, pop.shape) for q, w in zip(incoming, scaled))
-    s = min(MAX_SLOPE, (2 ** 8 - 2) / peak if peak > 0 else MAX_SLOPE, limit / 4 / max(float(wide.max()), 1e-30))
+    s = min(MAX_SLOPE, (2 ** 8 - 2) / peak if peak > 0 else MAX_SLOPE, limit / 4 / max(float(wide.max()), 1e-30),
+            limit / 2 / ((GUARD - 1) * window))
     if s < 2:
         raise SnncError(f"population {pop.name!r}: its inputs are too wide for TTFS currents (slope {s:.2f} < 2)")
     return int(s) // 2 * 2
@@ -142,7 +145,7 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
                             f"{pop.layer}) reads populations at different depths (a skip connection or max pooling's "
                             "relu(a - b) + b); use --coding rate or sigma-delta (or --maxpool avg)")
     d = depth[net.populations[-1].name]
-    window = coding.timesteps // d - 1
+    window = min(coding.timesteps // d - 1, MAX_WINDOW)
     if window < 1:
         raise SnncError(f"TTFS needs at least {2 * d} timesteps for a network of depth {d} (--timesteps-hint)")
     limit = target.max_input_current
@@ -154,7 +157,7 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
         scaled = [q.weight * scales[q.src] / scales[pop.name] for q in incoming]
-        s = _slope(scaled, incoming, net, pop, limit)
+        s = _slope(scaled, incoming, net, pop, limit, window)
         weights = [to_weight_grid(s * w, target) for w in scaled]
         projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
         shapes = [net.population(q.src).shape for q in incoming]
@@ -181,7 +184,8 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
         # after its spike a neuron's current must stay negative: H above everything still to come
         bound = positive + np.abs(beta - guard) + np.maximum(switch, 0) + np.maximum(end, 0) + 2 * s
         if bound.max() >= limit:
-            raise SnncError(f"population {pop.name!r}: TTFS currents would exceed {limit} (fan-in too wide)")
+            raise SnncError(f"population {pop.name!r}: TTFS currents would exceed {limit} (fan-in too wide "
+                            "for its weights; a shorter --timesteps-hint shortens the windows)")
         projections += _self_inhibition(pop.name, pop.shape, bound.astype(np.float64))
         pops.append(TtfsPopulation(pop.name, pop.shape, "hidden", s // 2, np.zeros(pop.shape, np.int32), 0, 0,
                                    scales[pop.name], pop.layer))
