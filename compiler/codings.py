@@ -19,6 +19,7 @@ from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
 class Coding:
     quantize: Callable  # (float_net, target, scales) -> (SpikingNet, notes)
     calibrate: Callable | None  # (spiking, float_net, target, calibration, scales) -> (SpikingNet, notes)
+    native_max: bool = False  # computes max pooling itself: the exact (default) --maxpool keeps MaxPool layers
 
 
 def _rate(options) -> Coding:
@@ -36,7 +37,7 @@ def _population(options) -> Coding:
 
 
 def _ttfs(options) -> Coding:
-    return Coding(partial(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None)
+    return Coding(partial(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None, native_max=True)
 
 
 CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population, "ttfs": _ttfs}

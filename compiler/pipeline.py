@@ -29,7 +29,12 @@ class CompiledNetwork:
     placement: Placement | None = None  # cores and chips of every on-chip population (compiler/passes/place.py)
 
 
-MAXPOOL_PASSES = {"relu": maxpool_to_relu, "avg": maxpool_to_avg, "refuse": refuse_maxpool}
+def keep_maxpool(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+    """For a coding that computes maxima itself (TTFS: the first spike wins): max pooling stays."""
+    return graph, []
+
+
+MAXPOOL_PASSES = {"relu": maxpool_to_relu, "avg": maxpool_to_avg, "refuse": refuse_maxpool, "native": keep_maxpool}
 
 
 def graph_passes(maxpool: str = "relu") -> tuple:
@@ -41,6 +46,8 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     """The graph passes, lowering, scales, the coding's quantization (and its calibration, with
     data), then the target's limits."""
     notes: list[str] = []
+    if coding.native_max and maxpool == "relu":
+        maxpool = "native"
     for graph_pass in graph_passes(maxpool):
         graph, new = graph_pass(graph, target)
         notes += new

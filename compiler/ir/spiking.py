@@ -95,7 +95,7 @@ class FloatPopulation:
     __pydantic_config__ = STRICT
     name: str
     shape: tuple[int, ...]
-    role: str  # "input" | "hidden" (ReLU) | "output" (linear)
+    role: str  # "input" | "hidden" (ReLU) | "output" (linear) | "max" (window maxima of its one source)
     bias: Npy  # float32, shape == self.shape
     layer: str  # the float-graph layer whose output this population carries
 
@@ -124,6 +124,12 @@ class FloatNet:
         for pop in self.populations:
             if pop.role == "input":
                 values[pop.name] = jnp.asarray(x, jnp.float32)
+                continue
+            if pop.role == "max":  # the maximum over each window of its one projection (stride, kernel size)
+                (q,) = self.incoming(pop.name)
+                window = (1, *q.weight.shape[:2], 1)
+                values[pop.name] = jax.lax.reduce_window(values[q.src], -jnp.inf, jax.lax.max, window,
+                                                         (1, *q.conv.strides, 1), "VALID")
                 continue
             pre = sum((q.apply(values[q.src], shapes[q.src], pop.shape) for q in self.incoming(pop.name)),
                       jnp.asarray(pop.bias))

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.compiler.ir.float_graph import (
-    Add, Affine, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, Pad, Relu,
+    Add, Affine, AvgPool, Concat, Conv, Dense, FloatGraph, Input, Layer, MaxPool, Pad, Relu,
 )
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
 from snnc.compiler.resources import fan_in
@@ -279,6 +279,17 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
             paths[layer.name] = [Path("input", ())]
         elif isinstance(op, Relu):
             materialize(layer, layer.inputs[0], "hidden")
+        elif isinstance(op, MaxPool):  # kept only for a coding that computes maxima (pipeline.keep_maxpool)
+            source = paths[layer.inputs[0]]
+            if len(source) != 1 or source[0].ops:
+                raise SnncError(f"layer {layer.name!r}: max pooling must read a ReLU layer directly to be computed by "
+                                "the coding; use --maxpool avg")
+            channels = shapes[layer.name][-1]
+            window = np.ones((*op.pool, 1, channels), np.float32)
+            projections.append(Projection(source[0].src, layer.name, window,
+                                          ConvGeometry(tuple(op.strides), ((0, 0), (0, 0)), channels)))
+            add_population(layer.name, shapes[layer.name], "max", np.zeros(shapes[layer.name], np.float32), layer.name)
+            paths[layer.name] = [Path(layer.name, ())]
         elif isinstance(op, Add):
             paths[layer.name] = [p for i in layer.inputs for p in paths[i]]
         elif isinstance(op, Concat):

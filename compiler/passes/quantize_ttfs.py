@@ -25,6 +25,9 @@ into 7-bit digits (weight exponent 0) and 8-bit digits (exponent 7) over excitat
 projections, so they are exact. Every network input spikes exactly once, hidden neurons at most
 once. Activations above lambda fire in the first output step and read as lambda (a clamp); above
 4 lambda, early, in the input window (the next layer then reads them unclipped).
+Max pooling (role "max"): weight 1 from each input of a window, threshold 0: a neuron fires in the
+step its first, largest, input arrives, and carries that value one step later; frames after it
+start one step later (_timeline). A population reading two different windows is refused.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnc.compiler.ir.neurons.ttfs import Clock, TtfsPopulation, TtfsSource
-from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, InputEncoding, Projection, SpikingNet, path_depths
+from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, InputEncoding, Projection, SpikingNet
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.errors import SnncError
 from snnc.targets import Target
@@ -136,27 +139,61 @@ def _self_inhibition(name: str, shape: tuple, bound: np.ndarray) -> list[Project
     return out
 
 
+def _timeline(net: FloatNet, window: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Per population, A (its frame's first step) and the step at which it sends x = T (k = 0):
+    the input at step 1; a layer reads from A = its sources' + 1 and sends from A + T; a max
+    pooling fires in the step its first input arrives, so it sends from its own A."""
+    frame, sends = {}, {net.populations[0].name: 1}
+    for pop in net.populations[1:]:
+        sources = {sends[q.src] for q in net.incoming(pop.name)}
+        if len(sources) > 1:
+            raise SnncError(f"TTFS needs every input of a population in the same window: {pop.name!r} (layer "
+                            f"{pop.layer}) reads populations of different depths (a skip connection or max pooling's "
+                            "relu(a - b) + b); use --coding rate or sigma-delta")
+        frame[pop.name] = sources.pop() + 1
+        sends[pop.name] = frame[pop.name] + (0 if pop.role == "max" else window)
+    return frame, sends
+
+
+def _window(net: FloatNet, timesteps: int) -> int:
+    """The longest window (<= MAX_WINDOW) whose read step, the output's A + T - 1, is <= timesteps."""
+    for window in range(MAX_WINDOW, 0, -1):
+        if _timeline(net, window)[0][net.populations[-1].name] + window - 1 <= timesteps:
+            return window
+    layers = sum(p.role not in ("input", "max") for p in net.populations)
+    raise SnncError(f"TTFS needs at least {2 * layers + 1} timesteps for this network's {layers} layers (--timesteps-hint)")
+
+
+def _max_pooling(q: Projection, pop, unit: float) -> tuple[TtfsPopulation, list[Projection]]:
+    """A max pooling: weight 1 from every input of its window and threshold 0, so a neuron fires in
+    the step its first (largest) input arrives; then it inhibits itself beyond its whole window."""
+    taps = int(np.prod(q.weight.shape[:2]))
+    spikes = [q.replace(weight=np.ones(q.weight.shape, np.int32))]
+    inhibition = _self_inhibition(pop.name, pop.shape, np.full(pop.shape, taps + 2.0))
+    return TtfsPopulation(pop.name, pop.shape, "hidden", 0, np.zeros(pop.shape, np.int32), 0, 0, unit, pop.layer), \
+        spikes + inhibition
+
+
 def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
                   coding: TtfsCoding) -> tuple[SpikingNet, list[str]]:
-    depth, shortest = path_depths(net), path_depths(net, longest=False)
-    for pop in net.populations[1:]:
-        if depth[pop.name] != shortest[pop.name]:
-            raise SnncError(f"TTFS needs every input of a population one layer before it: {pop.name!r} (layer "
-                            f"{pop.layer}) reads populations at different depths (a skip connection or max pooling's "
-                            "relu(a - b) + b); use --coding rate or sigma-delta (or --maxpool avg)")
-    d = depth[net.populations[-1].name]
-    window = min(coding.timesteps // d - 1, MAX_WINDOW)
-    if window < 1:
-        raise SnncError(f"TTFS needs at least {2 * d} timesteps for a network of depth {d} (--timesteps-hint)")
+    window = _window(net, coding.timesteps)
+    frame, _ = _timeline(net, window)
     limit = target.max_input_current
-    start = {n: 2 + (n - 1) * (window + 1) for n in range(1, d + 1)}
     inp = net.populations[0]
     full = target.input_full
+    unit = dict(scales)  # the activation a value of T stands for: a max pooling sends its source's
+    readers = {p.name: {q.dst for q in net.projections if q.src == p.name} for p in net.populations}
     pops: list = [TtfsSource(inp.name, inp.shape, "input", full, window, scales[inp.name], inp.layer)]
     projections, clock, slopes = [], _ClockBuilder(), []
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
-        scaled = [q.weight * scales[q.src] / scales[pop.name] for q in incoming]
+        if pop.role == "max":
+            unit[pop.name] = unit[incoming[0].src]
+            neurons, synapses = _max_pooling(incoming[0], pop, unit[pop.name])
+            pops.append(neurons)
+            projections += synapses
+            continue
+        scaled = [q.weight * unit[q.src] / unit[pop.name] for q in incoming]
         s = _slope(scaled, incoming, net, pop, limit, window)
         weights = [to_weight_grid(s * w, target) for w in scaled]
         projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
@@ -164,8 +201,8 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
         summed = np.rint(sum(_per_neuron(q, w, sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes))).astype(np.int64)
         negative = np.rint(sum(_per_neuron(q, np.minimum(w, 0), sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes)))
         positive = summed - negative.astype(np.int64)
-        beta = np.rint(s * np.broadcast_to(pop.bias, pop.shape) / scales[pop.name]).astype(np.int64)
-        arrive = start[depth[pop.name]]
+        beta = np.rint(s * np.broadcast_to(pop.bias, pop.shape) / unit[pop.name]).astype(np.int64)
+        arrive = frame[pop.name]
         if pop.role == "output":
             clock.deliver(pop.name, pop.shape, {arrive: beta})
             pops.append(TtfsPopulation(pop.name, pop.shape, "output", target.vth_max, np.zeros(pop.shape, np.int32), 0,
@@ -175,7 +212,8 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
         guard = GUARD * s
         jump = (guard - s) * window  # v jumps up by this at the switch (a current for one step)
         switch = guard + s - summed - beta + jump
-        forced = depth[pop.name] < d - 1
+        # zeros are forced where a hidden layer or a max pooling reads them (the output needs no slope)
+        forced = any(net.population(r).role != "output" for r in readers[pop.name])
         # the most negative z = sum W x + beta T is above -(T |sum of negative W| + |beta| T): force above it
         end = (np.minimum(window * -negative.astype(np.int64) + np.abs(beta) * window + s, limit - 2 * s) if forced
                else np.full(pop.shape, -2 * s, np.int64))
@@ -193,8 +231,8 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
     clock_pop, clock_projections = clock.build("clock", target)
     pops.insert(1, clock_pop)
     encoding = InputEncoding(gain=full / scales[inp.name], max_mant=full)
-    read = start[d] + window - 1
-    notes = [f"ttfs coding: windows of {window} steps (timesteps hint {coding.timesteps}, depth {d}); the answer "
-             f"is the output's potential at step {read}; every input spikes once, hidden neurons at most once; "
-             f"{clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
+    read = pops[-1].read_step
+    notes = [f"ttfs coding: windows of {window} steps (read by step {coding.timesteps}); the answer is the output's "
+             f"potential at step {read}; every input spikes once, hidden neurons at most once; max pooling: the "
+             f"first spike of each window; {clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
     return SpikingNet(tuple(pops), tuple(projections + clock_projections), encoding, net.notes), notes
