@@ -15,14 +15,17 @@ import numpy as np  # noqa: E402
 
 
 def weight_pairs(float_net, net) -> list:
-    """Each float projection with the integer projection that carries it (in order, by source and
-    destination): codings add projections of their own (a TTFS clock, self-inhibition), not pairs."""
+    """Each float projection with the integer projection that carries it: the same source and
+    destination, else (a TTFS relay in between) the same destination and weight shape. Codings add
+    projections of their own (a TTFS clock, self-inhibition, relays), which have no float twin."""
     unused = list(net.projections)
     pairs = []
     for fq in float_net.projections:
-        q = next(q for q in unused if (q.src, q.dst) == (fq.src, fq.dst))
-        unused.remove(q)
-        pairs.append((fq, q))
+        q = next((q for q in unused if (q.src, q.dst) == (fq.src, fq.dst)), None) or next(
+            (q for q in unused if q.dst == fq.dst != q.src and q.weight.shape == fq.weight.shape), None)
+        if q is not None:
+            unused.remove(q)
+            pairs.append((fq, q))
     return pairs
 
 

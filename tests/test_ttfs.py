@@ -57,7 +57,8 @@ def test_every_neuron_spikes_at_most_once(seed):
     assert not spikes["output"].any()
 
 
-@pytest.mark.parametrize("model", ["mlp", "lenet", "maxpool"])  # maxpool: MaxPooling2D as first spikes
+# maxpool: MaxPooling2D as first spikes; resnet (BN, Add) and depthwise: skips carried by relays
+@pytest.mark.parametrize("model", ["mlp", "lenet", "maxpool", "resnet", "depthwise"])
 def test_digits_models_keep_the_anns_accuracy(model, tmp_path, data):
     cal, test = data
     compile_model(FIXTURES / f"{model}.h5", calibration=cal, output=tmp_path / "m.snn", coding="ttfs")
@@ -70,7 +71,18 @@ def test_digits_models_keep_the_anns_accuracy(model, tmp_path, data):
     assert "input -> " in index.read_text()
 
 
-def test_networks_that_are_not_layered_are_refused(tmp_path, data):
+def test_a_skip_around_a_max_pooling_is_refused():
+    """Relays carry skip connections whole windows forward; around a max pooling (one step, not a
+    window) no relay fits, and the population reading both is refused."""
+    zeros = lambda *shape: np.zeros(shape, np.float32)  # noqa: E731
+    pops = (FloatPopulation("input", (4, 4, 1), "input", zeros(4, 4, 1), "input"),
+            FloatPopulation("conv", (4, 4, 2), "hidden", zeros(4, 4, 2), "conv"),
+            FloatPopulation("pool", (2, 2, 2), "max", zeros(2, 2, 2), "pool"),
+            FloatPopulation("output", (3,), "output", zeros(3), "output"))
+    projections = (Projection("input", "conv", np.ones((3, 3, 1, 2), np.float32), ConvGeometry((1, 1), ((1, 1), (1, 1)), 1)),
+                   Projection("conv", "pool", np.ones((2, 2, 1, 2), np.float32), ConvGeometry((2, 2), ((0, 0), (0, 0)), 2)),
+                   Projection("pool", "output", np.ones((3, 8), np.float32)),
+                   Projection("conv", "output", np.ones((3, 32), np.float32)))
+    scales = {p.name: 1.0 for p in pops}
     with pytest.raises(SnncError, match="TTFS needs every input of a population in the same window"):
-        compile_model(FIXTURES / "resnet.h5", calibration=data[0], output=tmp_path / "r.snn", coding="ttfs")
-    assert not (tmp_path / "r.snn").exists()
+        quantize_ttfs(FloatNet(pops, projections), LOIHI2, scales, TtfsCoding(64))

@@ -27,7 +27,9 @@ once. Activations above lambda fire in the first output step and read as lambda 
 4 lambda, early, in the input window (the next layer then reads them unclipped).
 Max pooling (role "max"): weight 1 from each input of a window, threshold 0: a neuron fires in the
 step its first, largest, input arrives, and carries that value one step later; frames after it
-start one step later (_timeline). A population reading two different windows is refused.
+start one step later (_timeline). Skip connections get relays (identity layers, one per layer
+skipped); a population that still reads two different windows (a skip around a max pooling) is
+refused.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnc.compiler.ir.neurons.ttfs import Clock, TtfsPopulation, TtfsSource
-from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, InputEncoding, Projection, SpikingNet
+from snnc.compiler.ir.spiking import (ConvGeometry, FloatNet, FloatPopulation, InputEncoding, Projection, SpikingNet,
+                                     path_depths)
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.errors import SnncError
 from snnc.targets import Target
@@ -174,8 +177,44 @@ def _max_pooling(q: Projection, pop, unit: float) -> tuple[TtfsPopulation, list[
         spikes + inhibition
 
 
+def _identity(src: str, dst: str, shape: tuple) -> Projection:
+    if len(shape) == 3:
+        return Projection(src, dst, np.ones((1, 1, 1, shape[-1]), np.float32), ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]))
+    return Projection(src, dst, np.eye(int(np.prod(shape)), dtype=np.float32))
+
+
+def _with_relays(net: FloatNet, scales: dict[str, float]) -> tuple[FloatNet, dict[str, float], int]:
+    """The net with relay populations on every projection that skips layers (a residual path): a
+    relay repeats its source one frame later (identity weights, ReLU of a non-negative value), so
+    that every population reads from one window. Relays of a source are shared; nets with max
+    pooling are left as they are (their frames are not whole windows apart)."""
+    if any(p.role == "max" for p in net.populations):
+        return net, scales, 0
+    depth = path_depths(net)
+    scales, after = dict(scales), {p.name: [] for p in net.populations}
+    made: dict[str, FloatPopulation] = {}
+    projections = []
+    for q in net.projections:
+        src = q.src
+        for k in range(1, depth[q.dst] - depth[q.src]):
+            name = f"{q.src}.relay{k}"
+            if name not in made:
+                source = net.population(q.src)
+                made[name] = FloatPopulation(name, source.shape, "hidden", np.zeros(source.shape, np.float32), source.layer)
+                after[q.src].append((made[name], _identity(src, name, source.shape)))
+                scales[name] = scales[q.src]
+            src = name
+        projections.append(q.replace(src=src))
+    pops = []
+    for pop in net.populations:
+        pops += [pop, *(relay for relay, _ in after[pop.name])]
+        projections += [identity for _, identity in after[pop.name]]
+    return FloatNet(tuple(pops), tuple(projections), net.notes), scales, len(made)
+
+
 def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
                   coding: TtfsCoding) -> tuple[SpikingNet, list[str]]:
+    net, scales, relays = _with_relays(net, scales)
     window = _window(net, coding.timesteps)
     frame, _ = _timeline(net, window)
     limit = target.max_input_current
@@ -234,5 +273,6 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
     read = pops[-1].read_step
     notes = [f"ttfs coding: windows of {window} steps (read by step {coding.timesteps}); the answer is the output's "
              f"potential at step {read}; every input spikes once, hidden neurons at most once; max pooling: the "
-             f"first spike of each window; {clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
+             f"first spike of each window; {relays} relay populations carry skip connections one window per layer "
+             f"skipped; {clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
     return SpikingNet(tuple(pops), tuple(projections + clock_projections), encoding, net.notes), notes
