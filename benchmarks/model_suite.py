@@ -3,7 +3,8 @@ MaxPool and a MobileNet-style net (DepthwiseConv + BN + ReLU6), trained on the d
 seed each run (printed; pass one to repeat it), compiled with the defaults and evaluated at the
 T targets of issue 13 set from each network's depth d (projections on its longest path):
 rate at max(16, d+8) / max(32, d+24) / max(64, d+56) (targets 1.5 / 1.0 / 0.5 points), sigma-delta
-and population coding at T = d+1 and the SNN Toolbox-style float soft-reset baseline at those T.
+and population coding at T = d+1, TTFS at T = 64 (windows fitted into it) and the SNN
+Toolbox-style float soft-reset baseline at the rate T.
 
     .venv/bin/python benchmarks/model_suite.py [seed]
 """
@@ -75,6 +76,9 @@ def build(name: str):
     return keras.Model(inp, {"resnet": resnet, "mobilenet": mobilenet}[name](inp))
 
 
+TTFS_T = 64  # TTFS is compiled for the step its answer is read at
+
+
 def depth(net) -> int:
     return path_depths(net)[net.output.name]
 
@@ -88,7 +92,7 @@ def main(seed: int) -> None:
     print(f"seed {seed}")
     lines = [f"Seed {seed} (`benchmarks/model_suite.py {seed}` repeats it); digits, 360 test samples.", "",
              "| model | d | ANN | rate T1/T2/T3 (gap, target 1.5/1.0/0.5) | soft-reset T1/T2/T3 | sigma-delta T=d+1 | "
-             "population T=d+1 |", "|---|---|---|---|---|---|---|"]
+             f"population T=d+1 | ttfs T={TTFS_T} |", "|---|---|---|---|---|---|---|---|"]
     for i, name in enumerate(("lenet", "resnet", "vgg", "mobilenet")):
         keras.utils.set_random_seed(seed + i)
         model = build(name)
@@ -108,10 +112,11 @@ def main(seed: int) -> None:
         soft = soft_reset_predictions(art.float_net, art.manifest.scales, x_test, ts)
         soft = [float((soft[t] == y_test).mean()) for t in ts]
         others = []
-        for coding in ("sigma-delta", "population"):
+        for coding, t in (("sigma-delta", d + 1), ("population", d + 1), ("ttfs", TTFS_T)):
             try:
-                snnc.compile(path, calibration=out / "cal.npz", output=out / f"{name}_{coding}.snn", coding=coding)
-                others.append(snnc.evaluate(out / f"{name}_{coding}.snn", out / "test.npz", (d + 1,)).results[0].accuracy)
+                snnc.compile(path, calibration=out / "cal.npz", output=out / f"{name}_{coding}.snn", coding=coding,
+                             timesteps_hint=t)
+                others.append(snnc.evaluate(out / f"{name}_{coding}.snn", out / "test.npz", (t,)).results[0].accuracy)
             except snnc.SnncError as exc:
                 print(f"{name} {coding}: {exc}")
                 others.append(None)
@@ -119,7 +124,7 @@ def main(seed: int) -> None:
         gaps = "/".join(f"{100 * (ann - a):+.2f}" for a in rate)
         lines.append(f"| {name} | {d} | {100 * ann:.2f} | {'/'.join(fmt(a) for a in rate)} at T={'/'.join(map(str, ts))} "
                      f"({gaps}) | {'/'.join(fmt(a) for a in soft)} | {fmt(others[0])} ({100 * (ann - (others[0] or 0)):+.2f}) | "
-                     f"{fmt(others[1])} |")
+                     f"{fmt(others[1])} | {fmt(others[2])} |")
         print(lines[-1], f"(trained in {time.perf_counter() - start:.0f} s)", flush=True)
     Path("docs/model_suite.md").write_text("# A model suite nobody tuned for\n\n" + __doc__.split("\n\n")[0] + "\n\n"
                                           + "\n".join(lines) + "\n")

@@ -37,9 +37,9 @@ STRICT = ConfigDict(strict=True, extra="forbid")  # how the artifact's JSON is v
 
 def path_depths(net, longest: bool = True) -> dict[str, int]:
     """Per population of a FloatNet or SpikingNet (sources before readers), the number of
-    projections on its longest (or shortest) path from a source (self-projections aside). Every projection delays by one
-    step, so a population's first input arrives at step shortest + 1, and no coding can answer
-    before step d + 1, d the output's longest depth."""
+    projections on its longest (or shortest) path from a source (self-projections aside). Every
+    projection delays by one step, so a population's first input arrives at step shortest + 1,
+    and no coding can answer before step d + 1, d the output's longest depth."""
     pick = max if longest else min
     depth = {}
     for pop in net.populations:
