@@ -63,17 +63,17 @@ def grid(codings, percentiles, max_rates) -> list[SweepConfig]:
 
 
 def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps: tuple[int, ...], artifact: str,
-         limit: int | None) -> tuple[list[dict], str | None]:
+         limit: int | None) -> tuple[list[dict], list[str]]:
     """In a worker: compile one configuration, evaluate it at each T (counts are per T). TTFS fits
     its windows into the T it is compiled for, so it is compiled once per T (artifact_T<T>.snn). A
-    configuration the compiler refuses is returned as its reason, not raised."""
+    compile the compiler refuses is returned as its reason, not raised."""
     import snnc
     from snnc.runtime.compilation_cache import enable_compilation_cache
 
     enable_compilation_cache()
     options = {"max_rate": config.max_rate} if config.max_rate is not None else {}
     per_t = config.coding == "ttfs"
-    points = []
+    points, refused = [], []
     for i, t in enumerate(timesteps):
         path = f"{artifact.removesuffix('.snn')}_T{t}.snn" if per_t else artifact
         if per_t or i == 0:
@@ -81,13 +81,16 @@ def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps
                 snnc.compile(model, calibration=calibration, output=path, coding=config.coding,
                              percentile=config.percentile, **options, **({"timesteps_hint": t} if per_t else {}))
             except snnc.SnncError as exc:
-                return points, f"{config.label}{f' at T={t}' if per_t else ''}: {exc}"
+                refused.append(f"{config.label}{f' at T={t}' if per_t else ''}: {exc}")
+                if per_t:
+                    continue
+                return points, refused
         result = snnc.evaluate(path, data, (t,), limit)
         points.append(dict(config=config, timesteps=t, accuracy=result.results[0].accuracy,
                            ann_accuracy=result.ann_accuracy, answer_steps=result.latency.mean_steps,
                            spikes=result.energy.spikes, synops=result.synops, energy_uj=result.energy.snn_uj,
                            artifact=path))
-    return points, None
+    return points, refused
 
 
 def best_point(points, max_steps: int | None, max_energy_uj: float | None) -> SweepPoint | None:
@@ -146,9 +149,9 @@ def sweep(model: Path, calibration: Path, data: Path, output: Path, configs: lis
         futures = [pool.submit(_run, str(model), str(calibration), str(data), c, timesteps, str(a), limit)
                    for c, a in zip(configs, artifacts)]
         for future in as_completed(futures):
-            done, reason = future.result()
+            done, reasons = future.result()
             points += [SweepPoint(**p) for p in done]
-            refused += [reason] if reason else []
+            refused += reasons
             advance(1)
     points.sort(key=lambda p: (configs.index(p.config), p.timesteps))
     best = best_point(points, max_steps, max_energy_uj)

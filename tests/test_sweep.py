@@ -64,3 +64,13 @@ def test_unknown_coding_is_one_line(swept, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--codings" in err and "ttfx" in err
     assert not (tmp / "bad").exists()
+
+
+def test_a_ttfs_refusal_at_one_t_keeps_the_other_ts(swept):
+    from snnc.runtime.sweep import SweepConfig, _run
+
+    tmp, cal, test, _ = swept
+    config = SweepConfig(coding="ttfs", percentile=99.9, max_rate=None)
+    points, refused = _run(str(FIXTURES / "lenet.h5"), str(cal), str(test), config, (4, 64), str(tmp / "t.snn"), 20)
+    assert [p["timesteps"] for p in points] == [64] and (tmp / "t_T64.snn").exists()
+    assert len(refused) == 1 and "at T=4" in refused[0] and "needs at least" in refused[0]
