@@ -15,9 +15,10 @@ data weights W = S w lambda_src / lambda on the 8-bit grid, beta = S b / lambda.
   output window   u = S (the clock adds M + S - sum W - beta once every input has arrived, and for
                   one step (M - S) T more: v jumps to z - S T)
                   -> first spike at t' = T + tau, x = T + 1 - tau = round(z / S): vth = S / 2
-  forced step     a layer read by a hidden layer: +G (per neuron, above its most negative z) makes
-                  every neuron that has not fired fire now (x = 0, the ReLU); the last hidden
-                  layer instead gets -2S, so it stays silent
+  forced step     a layer read by a hidden layer or a max pooling: +G (per neuron, above its most
+                  negative z for inputs up to lambda) makes every neuron that has not fired fire
+                  now (x = 0, the ReLU); a layer read only by the output instead gets -2S, so its
+                  zeros stay silent
   self-inhibition one step after its spike a neuron inhibits itself by H > every current it can
                   still receive, so it never fires again
 The clock is a host source with one neuron per (event, digit): per-neuron clock currents are split
