@@ -178,6 +178,27 @@ def _max_pooling(q: Projection, pop, unit: float) -> tuple[TtfsPopulation, list[
         spikes + inhibition
 
 
+def _currents(s: int, scaled, incoming, net: FloatNet, pop, bias: np.ndarray, window: int, forced: bool,
+              target: Target) -> tuple[list[np.ndarray], dict[int, np.ndarray], np.ndarray]:
+    """At slope s: the integer weights, the clock currents by step after the frame start (A), and
+    per neuron the self-inhibition its current needs after a spike (module docstring)."""
+    weights = [to_weight_grid(s * w, target) for w in scaled]
+    shapes = [net.population(q.src).shape for q in incoming]
+    summed = np.rint(sum(_per_neuron(q, w, sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes))).astype(np.int64)
+    negative = np.rint(sum(_per_neuron(q, np.minimum(w, 0), sh, pop.shape)
+                           for q, w, sh in zip(incoming, weights, shapes))).astype(np.int64)
+    beta = np.rint(s * bias).astype(np.int64)
+    guard = GUARD * s
+    jump = (guard - s) * window  # v jumps up by this at the switch (a current for one step)
+    switch = guard + s - summed - beta + jump
+    # the most negative z = sum W x + beta T, inputs up to lambda: above -(T |negative W| + T |beta|)
+    end = window * (-negative + np.abs(beta)) + s if forced else np.full(pop.shape, -2 * s, np.int64)
+    events = {0: beta - guard, window: switch, window + 1: np.full(pop.shape, -jump), 2 * window: end}
+    # after its spike a neuron's current must stay negative: H above everything still to come
+    bound = (summed - negative) + np.abs(beta - guard) + np.maximum(switch, 0) + np.maximum(end, 0) + 2 * s
+    return weights, events, bound
+
+
 def _identity(src: str, dst: str, shape: tuple) -> Projection:
     if len(shape) == 3:
         return Projection(src, dst, np.ones((1, 1, 1, shape[-1]), np.float32), ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]))
@@ -234,36 +255,29 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
             projections += synapses
             continue
         scaled = [q.weight * unit[q.src] / unit[pop.name] for q in incoming]
-        s = _slope(scaled, incoming, net, pop, limit, window)
-        weights = [to_weight_grid(s * w, target) for w in scaled]
-        projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
-        shapes = [net.population(q.src).shape for q in incoming]
-        summed = np.rint(sum(_per_neuron(q, w, sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes))).astype(np.int64)
-        negative = np.rint(sum(_per_neuron(q, np.minimum(w, 0), sh, pop.shape) for q, w, sh in zip(incoming, weights, shapes)))
-        positive = summed - negative.astype(np.int64)
-        beta = np.rint(s * np.broadcast_to(pop.bias, pop.shape) / unit[pop.name]).astype(np.int64)
+        bias = np.broadcast_to(pop.bias, pop.shape) / unit[pop.name]
         arrive = frame[pop.name]
+        s = _slope(scaled, incoming, net, pop, limit, window)
         if pop.role == "output":
-            clock.deliver(pop.name, pop.shape, {arrive: beta})
+            weights, *_ = _currents(s, scaled, incoming, net, pop, bias, window, forced=False, target=target)
+            projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
+            clock.deliver(pop.name, pop.shape, {arrive: np.rint(s * bias).astype(np.int64)})
             pops.append(TtfsPopulation(pop.name, pop.shape, "output", target.vth_max, np.zeros(pop.shape, np.int32), 0,
                                        arrive + window - 1, scales[pop.name], pop.layer))
             slopes.append(f"{pop.name} {s}")
             continue
-        guard = GUARD * s
-        jump = (guard - s) * window  # v jumps up by this at the switch (a current for one step)
-        switch = guard + s - summed - beta + jump
         # zeros are forced where a hidden layer or a max pooling reads them (the output needs no slope)
         forced = any(net.population(r).role != "output" for r in readers[pop.name])
-        # the most negative z = sum W x + beta T is above -(T |sum of negative W| + |beta| T): force above it
-        end = (np.minimum(window * -negative.astype(np.int64) + np.abs(beta) * window + s, limit - 2 * s) if forced
-               else np.full(pop.shape, -2 * s, np.int64))
-        clock.deliver(pop.name, pop.shape, {arrive: beta - guard, arrive + window: switch,
-                                            arrive + window + 1: np.full(pop.shape, -jump), arrive + 2 * window: end})
-        # after its spike a neuron's current must stay negative: H above everything still to come
-        bound = positive + np.abs(beta - guard) + np.maximum(switch, 0) + np.maximum(end, 0) + 2 * s
+        while True:  # every current scales with S: lower it until the largest fits
+            weights, events, bound = _currents(s, scaled, incoming, net, pop, bias, window, forced, target)
+            if bound.max() < limit or s <= 2:
+                break
+            s = max(2, int(s * 0.95 * limit / bound.max()) // 2 * 2)
         if bound.max() >= limit:
-            raise SnncError(f"population {pop.name!r}: TTFS currents would exceed {limit} (fan-in too wide "
-                            "for its weights; a shorter --timesteps-hint shortens the windows)")
+            raise SnncError(f"population {pop.name!r}: TTFS currents would exceed {limit} at any slope (fan-in too "
+                            "wide for its weights; a shorter --timesteps-hint shortens the windows)")
+        projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
+        clock.deliver(pop.name, pop.shape, {arrive + offset: values for offset, values in events.items()})
         projections += _self_inhibition(pop.name, pop.shape, bound.astype(np.float64))
         pops.append(TtfsPopulation(pop.name, pop.shape, "hidden", s // 2, np.zeros(pop.shape, np.int32), 0, 0,
                                    scales[pop.name], pop.layer))
