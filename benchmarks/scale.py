@@ -175,18 +175,20 @@ def lifted_target_file() -> Path | None:
     return path
 
 
+def timed(function, took: list):
+    """function, appending the seconds of each call to `took`."""
+    def wrapped(*args, **kwargs):
+        start = time.perf_counter()
+        result = function(*args, **kwargs)
+        took.append(time.perf_counter() - start)
+        return result
+    return wrapped
+
+
 def child_compile(model: str, cal: str, output: str, coding: str, target: str, chips: str) -> None:
     """In the child: one snnc.compile, timed, the calibration pass timed inside it; one JSON line."""
     took = []
-    inner = codings.calibrate_thresholds
-
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        result = inner(*args, **kwargs)
-        took.append(time.perf_counter() - start)
-        return result
-
-    codings.calibrate_thresholds = timed
+    codings.calibrate_thresholds = timed(codings.calibrate_thresholds, took)
     options = _coding_option(coding) | ({"chips": int(chips)} if chips != "-" else {})
     start = time.perf_counter()
     try:
@@ -261,14 +263,7 @@ def calibrate_side_by_side(label: str, model: Path, cal: Path, test: Path, passe
     rows, first = [], None
     for name, calibrate in passes.items():
         took = []
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            result = calibrate(*args, **kwargs)
-            took.append(time.perf_counter() - start)
-            return result
-
-        codings.calibrate_thresholds = timed
+        codings.calibrate_thresholds = timed(calibrate, took)
         artifact = OUT / f"{model.stem}_{name.replace(' ', '_').replace(',', '')}_calibration.snn"
         try:
             for _ in range(runs):
