@@ -259,8 +259,7 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
         arrive = frame[pop.name]
         s = _slope(scaled, incoming, net, pop, limit, window)
         if pop.role == "output":
-            weights, *_ = _currents(s, scaled, incoming, net, pop, bias, window, forced=False, target=target)
-            projections += [q.replace(weight=w) for q, w in zip(incoming, weights)]
+            projections += [q.replace(weight=to_weight_grid(s * w, target)) for q, w in zip(incoming, scaled)]
             clock.deliver(pop.name, pop.shape, {arrive: np.rint(s * bias).astype(np.int64)})
             pops.append(TtfsPopulation(pop.name, pop.shape, "output", target.vth_max, np.zeros(pop.shape, np.int32), 0,
                                        arrive + window - 1, scales[pop.name], pop.layer))

@@ -44,9 +44,10 @@ class TtfsState(NamedTuple):
     reading: jnp.ndarray  # v at the read step (the output's answer), zero before it
 
 
-def first_spike_steps(drive: np.ndarray, full: int, window: int) -> np.ndarray:
-    """The step at which each input neuron spikes: 1 + window - round(window m / full), m in [0, full]."""
-    m = np.clip(np.asarray(drive, np.int64), 0, full)
+def first_spike_steps(drive, full: int, window: int) -> jnp.ndarray:
+    """The step at which each input neuron spikes: 1 + window - round(window m / full), m in [0, full]
+    (int32: full * window stays far below 2^31)."""
+    m = jnp.clip(jnp.asarray(drive, jnp.int32), 0, full)
     return 1 + window - (m * window + full // 2) // full
 
 
@@ -54,6 +55,9 @@ class _HostSource(Neurons):
     """What both host sources share: not chip populations, no u or v, a RingBuffer in Lava."""
     on_chip: ClassVar[bool] = False
     vth: ClassVar[int] = 0  # no threshold (layer tables and the manifest list one per population)
+
+    def init_state(self, batch: int) -> TimedSpikes:
+        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
 
     @staticmethod
     def probe(state):
@@ -83,19 +87,15 @@ class TtfsSource(_HostSource):
     summary: ClassVar[str] = "host spike times (one spike per neuron: step 1 + window - value)"
     input_role: ClassVar[str] = "host spike times (input)"
 
-    def init_state(self, batch: int) -> TimedSpikes:
-        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
-
     def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
         t = state.t + 1
-        m = jnp.clip(drive, 0, self.full)
-        return TimedSpikes(t, t == 1 + self.window - (m * self.window + self.full // 2) // self.full)
+        return TimedSpikes(t, t == first_spike_steps(drive, self.full, self.window))
 
     def violations(self, target: Target, where: str) -> list[str]:
         return [] if self.full == target.input_full else [f"{where}: full scale {self.full} != {target.input_full}"]
 
     def lava(self, drives: np.ndarray, steps: int, target: Target) -> NeuronSpec:
-        at = first_spike_steps(drives, self.full, self.window)
+        at = np.asarray(first_spike_steps(drives, self.full, self.window))
         steps_axis = np.arange(1, steps + 1).reshape(steps, *([1] * len(self.shape)))
         return self._ring_buffer([steps_axis == a[None] for a in at])
 
@@ -111,9 +111,6 @@ class Clock(_HostSource):
     kind: Literal["clock"] = static(default="clock")
 
     summary: ClassVar[str] = "host clock (each neuron fires once, at a fixed step)"
-
-    def init_state(self, batch: int) -> TimedSpikes:
-        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
 
     def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
         t = state.t + 1
