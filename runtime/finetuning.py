@@ -20,9 +20,11 @@ from snnc.runtime.results import FinetuneResult
 EVAL_BATCH = 256
 
 
-def _labelled(path: Path, net, batch: int, shuffle_seed: int | None):
-    labels = load_labels(path, classes=net.output.size)
-    x = np.concatenate(list(iter_x(path, net.sample_shape, 1024)))
+def _labelled(path: Path, net) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate(list(iter_x(path, net.sample_shape, 1024))), load_labels(path, classes=net.output.size)
+
+
+def _batches(x: np.ndarray, labels: np.ndarray, batch: int, shuffle_seed: int | None):
     order = np.arange(len(x)) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(len(x))
     return [(x[order[i:i + batch]], labels[order[i:i + batch]]) for i in range(0, len(x), batch)]
 
@@ -41,11 +43,11 @@ def finetune_artifact(artifact: Path, data: Path, output: Path, options: Finetun
     art = load_artifact(artifact)
     net, target = art.spiking, art.target
     check_trainable(net, target)
-    held_out = _labelled(validation, net, EVAL_BATCH, None) if validation is not None else None
-    epoch_batches = iter(range(options.epochs))
+    held_out = _batches(*_labelled(validation, net), EVAL_BATCH, None) if validation is not None else None
+    train, epoch_seeds = _labelled(data, net), iter(range(options.epochs))
 
-    def batches():
-        return _labelled(data, net, options.batch, next(epoch_batches))
+    def batches():  # the training data, read once, shuffled anew every epoch
+        return _batches(*train, options.batch, next(epoch_seeds))
 
     with progress("fine-tuning", options.epochs) as advance:
         def report(epoch, loss, accuracy):
