@@ -49,6 +49,9 @@ def write_netx(net: SpikingNet, path: Path, timesteps: int) -> list[str]:
 
 
 def _chain(net: SpikingNet) -> list[tuple[Projection, LifPopulation]]:
+    if net.resets_by_subtraction:
+        raise SnncError("netx describes Loihi's LIF with its reset to zero; this network resets by subtraction "
+                        "(compile's default): compile it with --reset zero to export it")
     other = sorted({p.kind for p in net.populations[1:]} - {"lif"})
     if other:
         raise SnncError(f"netx export writes LIF networks; this one has {', '.join(other)} neurons")

@@ -68,6 +68,9 @@ def nir_graph(net: SpikingNet, target: Target = LOIHI2) -> nir.NIRGraph:
 
 
 def _check_exportable(net: SpikingNet, target: Target) -> None:
+    if net.resets_by_subtraction:
+        raise SnncError("NIR describes Loihi's LIF with its reset to zero; this network resets by subtraction "
+                        "(compile's default): compile it with --reset zero to export it")
     other = sorted({p.kind for p in net.populations[1:]} - {"lif"})
     if other:
         raise SnncError(f"NIR has no {' or '.join(other)} neuron: export a network compiled with the rate coding")

@@ -23,9 +23,9 @@ class Coding:
 
 
 def _rate(options) -> Coding:
-    rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint)
-    return Coding(partial(quantize, coding=rate),
-                  partial(calibrate_thresholds, coding=rate, timesteps=options.timesteps_hint))
+    rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint, reset=options.reset)
+    calibrate = partial(calibrate_thresholds, coding=rate, timesteps=options.timesteps_hint)
+    return Coding(partial(quantize, coding=rate), calibrate if options.reset == "zero" else None)
 
 
 def _sigma_delta(options) -> Coding:

@@ -1,15 +1,19 @@
 """Surrogate-gradient fine-tuning of a deployed rate-coded LIF network (STBP; optionally the TET loss
 of Deng et al. 2022), in which the forward pass IS the integer network.
 
-The forward pass is a float32 mirror of Loihi's LIF at the parameters compile emits (du at the IF
-value, dv 0, hard reset, host spike input), whose every value is an integer below 2^24 and so
-exact: u = a_in << 6, v = clip(v + u + bias, +-(2^23 - 1)), s = v > vth << 6, v = 0 where s. The
-parameters it reads are float shadows rounded to what Loihi holds: weights to the signed 8-bit
-grid, biases to their mantissa at the population's exponent, thresholds to integers; rounding is
-straight-through (identity gradient), the strict threshold has a fast-sigmoid surrogate gradient,
-and each time step is rematerialized (jax.checkpoint) so memory grows with T only by the carry.
-The mirror's readout equals the integer simulator's exactly (tested), so the fine-tuned artifact
-verifies bit-exact against Lava. Optimizer: optax Adam.
+The forward pass is a float32 mirror of Loihi's LIF (compiler/ir/neurons/lif.py) at the du, dv the
+network holds, whose every value is an integer below 2^24 and so exact:
+    u = decay(u, du) + a_in << 6,  v = clip(decay(v, dv) + u + bias, +-(2^23 - 1)),  s = v > vth << 6,  v = 0 where s
+with decay's product split so that no intermediate reaches 2^24; host sources (the input's spike
+trains, the tonic bias sources) step as they do in the simulator. The parameters it reads are float
+shadows rounded to what Loihi holds: weights to the signed 8-bit grid (the self-projections of reset
+by subtraction and the bias weights included), bias mantissas at the population's exponent,
+thresholds to integers; rounding and decay are straight-through (their linear gradient), the
+strict threshold has a fast-sigmoid surrogate gradient, and each time step is rematerialized
+(jax.checkpoint) so memory grows with T only by the carry. The mirror's readout equals the integer
+simulator's exactly (tested), so the fine-tuned artifact verifies bit-exact against Lava. A
+population whose trained weights could drive more current than its u holds gets the larger leak
+du that keeps u from wrapping. Optimizer: optax Adam.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import optax
 
 from snnc.compiler.ir.neurons.spike_source import rate_spike_trains
 from snnc.compiler.ir.spiking import SpikingNet
+from snnc.compiler.passes.check_limits import input_current
 from snnc.compiler.options import FinetuneOptions
 from snnc.errors import SnncError
 from snnc.targets import Target
@@ -38,9 +43,8 @@ def check_trainable(net: SpikingNet, target: Target) -> None:
     if any(q.weight_exp < 0 for q in net.projections):
         raise SnncError("finetune trains rate-coded LIF networks with weight exponents >= 0 (as compile emits them)")
     for p in net.populations[1:]:
-        if p.kind != "lif" or (p.du, p.dv) != (target.if_du, 0):
-            raise SnncError(f"finetune trains rate-coded LIF networks (du {target.if_du}, dv 0); population {p.name!r} "
-                            f"is {p.kind}" + (f" with du {p.du}, dv {p.dv}" if p.kind == "lif" else ""))
+        if p.kind not in ("lif", "tonic"):
+            raise SnncError(f"finetune trains rate-coded LIF networks; population {p.name!r} is {p.kind}")
 
 
 @jax.custom_vjp
@@ -64,11 +68,16 @@ def _straight_through(x, rounded):
     return x + jax.lax.stop_gradient(rounded - x)
 
 
+def _trained(net: SpikingNet) -> list:
+    """The populations with trainable biases and thresholds: the LIF ones."""
+    return [p for p in net.populations if p.kind == "lif"]
+
+
 def shadows(net: SpikingNet) -> dict:
     """The trainable float parameters: integer weights, bias mantissas and thresholds as floats."""
     return {"w": [jnp.asarray(q.weight, jnp.float32) for q in net.projections],
-            "b": [jnp.asarray(p.bias_mant, jnp.float32) for p in net.populations[1:]],
-            "vth": [jnp.float32(p.vth) for p in net.populations[1:]]}
+            "b": {p.name: jnp.asarray(p.bias_mant, jnp.float32) for p in _trained(net)},
+            "vth": {p.name: jnp.float32(p.vth) for p in _trained(net)}}
 
 
 def _weight_grid(w, target: Target):
@@ -78,50 +87,66 @@ def _weight_grid(w, target: Target):
     return jnp.where(mixed, jnp.clip(2 * jnp.round(w / 2), -(top - 1), top - 1), jnp.clip(jnp.round(w), -top, top))
 
 
-def _deployed(params: dict, net: SpikingNet, target: Target) -> dict:
+def _deployed(params: dict, target: Target) -> dict:
     """The values Loihi holds, as floats with straight-through gradients."""
     low, high = target.bias_mant_range
-    weights = [_straight_through(w, _weight_grid(w, target)) for w in params["w"]]
-    biases = [_straight_through(b, jnp.clip(jnp.round(b), low, high)) for b in params["b"]]
-    vths = [_straight_through(v, jnp.clip(jnp.round(v), 1, target.vth_max)) for v in params["vth"]]
-    return {"w": weights, "b": biases, "vth": vths}
+    return {"w": [_straight_through(w, _weight_grid(w, target)) for w in params["w"]],
+            "b": {k: _straight_through(b, jnp.clip(jnp.round(b), low, high)) for k, b in params["b"].items()},
+            "vth": {k: _straight_through(v, jnp.clip(jnp.round(v), 1, target.vth_max)) for k, v in params["vth"].items()}}
+
+
+def _decay(x, factor: int, target: Target):
+    """lif.decay in exact float32 (|x| < 2^24): sign(x) ((|x| >> bits) c + ((|x| & (2^bits - 1)) c) >> bits),
+    with the gradient of x c / 2^bits."""
+    unit = float(1 << target.decay_bits)
+    mag = jnp.abs(x)
+    high = jnp.floor(mag / unit)
+    exact = jnp.sign(x) * (high * factor + jnp.floor((mag - high * unit) * factor / unit))
+    return _straight_through(x * (factor / unit), exact)
 
 
 def mirror_readouts(params: dict, net: SpikingNet, target: Target, trains: jnp.ndarray) -> jnp.ndarray:
     """The output readout (spikes x (vth << 6) + v) after every step, (T, B, n_out) float32, from the
     input spike trains (T, B, *input shape), for the deployed values of `params`."""
-    values = _deployed(params, net, target)
-    pops, index = net.populations, {p.name: i for i, p in enumerate(net.populations)}
-    shift = float(1 << target.vth_shift)
-    act = float(1 << target.act_shift)
-    limit = float(target.uv_max)
+    values = _deployed(params, target)
+    pops = net.populations
+    shift, act = float(1 << target.vth_shift), float(1 << target.act_shift)
+    unity, limit = 1 << target.decay_bits, float(target.uv_max)
     batch = trains.shape[1]
+    incoming = {p.name: [(k, q) for k, q in enumerate(net.projections) if q.dst == p.name] for p in pops}
 
     def step(carry, spikes_in):
-        """Every population from the previous step's spikes s (one-step delay per projection); then
-        this step's input spikes join the carried spikes."""
-        v, s, count = carry
-        new_v, new_s = [None], [spikes_in.astype(jnp.float32)]
-        for i, pop in enumerate(pops[1:], start=1):
+        """Every population from the previous step's spikes (one-step delay per projection); host
+        sources step on their own, the input's spikes are this step's trains."""
+        state, s = carry
+        new_state, new_s = {}, {pops[0].name: spikes_in.astype(jnp.float32)}
+        for pop in pops[1:]:
+            if not pop.on_chip:
+                new_state[pop.name] = pop.step(state[pop.name], None, None, target)
+                new_s[pop.name] = new_state[pop.name].s.astype(jnp.float32)
+                continue
             a_in = jnp.zeros((batch, *pop.shape), jnp.float32)
-            for k, q in enumerate(net.projections):
-                if q.dst == pop.name:
-                    src = pops[index[q.src]]
-                    y = q.replace(weight=values["w"][k]).apply(s[index[q.src]], src.shape, pop.shape)
-                    a_in = a_in + y * 2.0 ** q.weight_exp
-            bias = values["b"][i - 1] * 2.0 ** pop.bias_exp
-            vi = jnp.clip(v[i] + a_in * act + bias, -limit, limit)
-            fired = _spike((vi - values["vth"][i - 1] * shift) / (values["vth"][i - 1] * shift)).astype(jnp.float32)
-            new_v.append(vi * (1 - fired))
-            new_s.append(fired)
-        count = count + new_s[-1]
-        readout = count * values["vth"][-1] * shift + new_v[-1]
-        return (tuple(new_v), tuple(new_s), count), readout
+            for k, q in incoming[pop.name]:
+                y = q.replace(weight=values["w"][k]).apply(s[q.src], net.population(q.src).shape, pop.shape)
+                a_in = a_in + y * 2.0 ** q.weight_exp
+            u0, v0, _ = state[pop.name]
+            u = _decay(u0, unity - (pop.du + 1), target) + a_in * act
+            vth = values["vth"][pop.name] * shift
+            v = jnp.clip(_decay(v0, unity - pop.dv, target) + u + values["b"][pop.name] * 2.0 ** pop.bias_exp,
+                         -limit, limit)
+            fired = _spike((v - vth) / vth).astype(jnp.float32)
+            new_state[pop.name] = (u, v * (1 - fired), fired)
+            new_s[pop.name] = fired
+        return (new_state, new_s), new_state[pops[-1].name]
 
-    v0 = (None,) + tuple(jnp.full((batch, *p.shape), float(p.v_init), jnp.float32) for p in pops[1:])
-    s0 = tuple(jnp.zeros((batch, *p.shape), jnp.float32) for p in pops)
-    count0 = jnp.zeros((batch, *pops[-1].shape), jnp.float32)
-    _, readouts = jax.lax.scan(jax.checkpoint(step), (v0, s0, count0), trains)
+    zeros = lambda p: jnp.zeros((batch, *p.shape), jnp.float32)  # noqa: E731
+    state0 = {p.name: (zeros(p), jnp.full((batch, *p.shape), float(p.v_init), jnp.float32), zeros(p)) if p.on_chip
+              else p.init_state(batch) for p in pops[1:]}
+    s0 = {p.name: zeros(p) for p in pops}
+    _, outputs = jax.lax.scan(jax.checkpoint(step), (state0, s0), trains)
+    _, v_out, fired = outputs
+    counts = jnp.cumsum(fired, axis=0)
+    readouts = counts * values["vth"][pops[-1].name] * shift + v_out
     return readouts.reshape(len(trains), batch, -1)
 
 
@@ -135,12 +160,14 @@ def loss_fn(params, net, target, trains, labels, loss: str):
 
 
 def trained_net(params: dict, net: SpikingNet, target: Target) -> SpikingNet:
-    """The integer network the parameters deploy to."""
-    values = jax.tree.map(np.asarray, _deployed(params, net, target))
+    """The integer network the parameters deploy to (a leak large enough for the trained currents)."""
+    values = jax.tree.map(np.asarray, _deployed(params, target))
     projections = tuple(q.replace(weight=np.asarray(w, np.int32)) for q, w in zip(net.projections, values["w"]))
-    populations = (net.populations[0],) + tuple(
-        p.replace(bias_mant=np.asarray(b, np.int32).reshape(np.shape(p.bias_mant)), vth=int(v))
-        for p, b, v in zip(net.populations[1:], values["b"], values["vth"]))
+    trained = SpikingNet(net.populations, projections, net.encoding, net.notes)
+    populations = tuple(
+        p.replace(bias_mant=np.asarray(values["b"][p.name], np.int32).reshape(np.shape(p.bias_mant)),
+                  vth=int(values["vth"][p.name]), du=max(p.du, target.leak_for(input_current(trained, p.name))))
+        if p.name in values["b"] else p for p in net.populations)
     return SpikingNet(populations, projections, net.encoding, net.notes)
 
 

@@ -41,6 +41,10 @@ class CompileOptions(_Options):
                             "average pooling (fewer neurons and layers, a different model), or refuse it")
     percentile: float = Field(99.9, gt=0, le=100, description="activation percentile that sets each layer's scale")
     max_rate: float = Field(0.9, gt=0, le=1, description="spikes per step that a layer's scale maps to")
+    reset: Literal["subtract", "zero"] = Field(
+        "subtract", description="rate coding: reset by subtraction (each neuron's projection onto itself; rates as "
+                                "the ANN asks) or Loihi's own reset to zero (thresholds calibrated for its loss; the "
+                                "networks netx and NIR export can describe)")
     timesteps_hint: int = Field(64, ge=1, le=MAX_TIMESTEPS, description="rate: the T thresholds are calibrated for; ttfs: the step the answer is read by")
     chips: int | None = Field(None, ge=1, le=MAX_CHIPS, description="chips on the board (default: the target's own count)")
 

@@ -27,10 +27,11 @@ from snnc.targets import Target
 Box = tuple[tuple[int, int], ...]  # [lo, hi) along each axis
 
 
-def fan_in(proj, src_size: int) -> int:
-    """Synapses per destination neuron of a projection (a dense one's whole source; a conv's kernel)."""
+def fan_in(proj) -> int:
+    """Synapses per destination neuron of a projection (a dense one's nonzero weights per row, at
+    most its whole source; a conv's kernel)."""
     if proj.kind == "dense":
-        return src_size
+        return int((np.asarray(proj.weight) != 0).sum(axis=1).max(initial=0))
     kh, kw, cin, _ = proj.weight.shape
     return kh * kw * cin
 

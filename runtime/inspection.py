@@ -12,7 +12,7 @@ from snnc.runtime.results import Inspection, LayerRow, Resources
 def _synapses(net: SpikingNet, q) -> str:
     bits = "8b" if q.weight.min() >= 0 or q.weight.max() <= 0 else "7b+sign"
     what = f"conv {'x'.join(map(str, q.weight.shape[:3]))}" if q.kind == "conv" else \
-        f"dense {fan_in(q, net.population(q.src).size)}"
+        f"dense {fan_in(q)}"
     return f"{q.src}: {what} {bits}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import get_args
+from typing import Literal, get_args, get_origin
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -49,7 +49,7 @@ def _shape(shape) -> str:
 def _option(name: str, **extra):
     """A click option for the CompileOptions field `name`: its flag, default, help and choices."""
     field = CompileOptions.model_fields[name]
-    kind = {"coding": click.Choice(choices("coding")), "maxpool": click.Choice(choices("maxpool"))}.get(name, field.annotation)
+    kind = click.Choice(choices(name)) if get_origin(field.annotation) is Literal else field.annotation
     kind = next(a for a in get_args(kind) if a is not type(None)) if type(None) in get_args(kind) else kind  # int | None
     return click.option(f"--{name.replace('_', '-')}", name, type=kind, default=field.default, show_default=True,
                         help=field.description, **extra)
@@ -82,6 +82,7 @@ def cli():
 @_option("maxpool")
 @_option("percentile")
 @_option("max_rate")
+@_option("reset")
 @_option("timesteps_hint")
 @click.option("-o", "--output", help="output artifact (default: MODEL with .snn)")
 def compile_command(model, target, calibration, output, neuron, **options):

@@ -119,7 +119,17 @@ class Target(BaseModel):
     @property
     def max_input_current(self) -> int:
         """Largest |a_in| for which (a_in << act_shift) can never wrap u (with du = 4095)."""
-        return 2 ** (self.uv_bits - 1 - self.act_shift) - 1
+        return self.max_current(self.if_du)
+
+    def max_current(self, du: int) -> int:
+        """Largest |a_in| per step for which u, decaying with du, provably never wraps: the decay
+        keeps at most (2^decay_bits - du - 1) / 2^decay_bits of |u|, so |u| stays within
+        |a_in| 2^(act_shift + decay_bits) / (du + 1), which must stay below 2^(uv_bits - 1)."""
+        return ((du + 1) * self.u_wrap - 1) >> (self.act_shift + self.decay_bits)
+
+    def leak_for(self, current: int) -> int:
+        """The smallest du whose max_current is at least `current` (above if_du: none fits)."""
+        return -(-((current << (self.act_shift + self.decay_bits)) + 1) // self.u_wrap) - 1
 
 
 LOIHI2 = Target(

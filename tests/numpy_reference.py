@@ -79,6 +79,8 @@ def simulate(net, input_bias: np.ndarray, steps: int):
                 s[n] = np.full(pop.shape, t) == 1 + pop.window - value
             elif pop.kind == "clock":  # neuron k fires at step fire_at[k] only
                 s[n] = np.array(pop.fire_at) == t
+            elif pop.kind == "tonic":  # neuron k fires at every step from start[k] on
+                s[n] = np.array(pop.start) <= t
             elif pop.kind == "ttfs":  # Lava's LIF with du = dv = 0 and no bias
                 u[n], v[n], s[n] = lif(u[n], v[n], a_in, 0, pop.vth, 0, 0)
             elif hasattr(pop, "full"):  # host spike trains: integrate m, subtract full on a spike

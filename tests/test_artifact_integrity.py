@@ -89,6 +89,11 @@ def _set_npy(members, ref, array):
     members[ref["npy"]] = _npy(array)
 
 
+def _hidden(spiking) -> dict:
+    """The first LIF population."""
+    return next(p for p in spiking["populations"] if p["kind"] == "lif")
+
+
 def _weights(members, spiking, i=0):
     return np.load(io.BytesIO(members[spiking["projections"][i]["weight"]["npy"]]))
 
@@ -98,10 +103,11 @@ CASES = {
                                                         _weights(m, s) * 0 + np.int32(1001)), "8-bit grid"),
     "float weights": (lambda s, m: _set_npy(m, s["projections"][0]["weight"], _weights(m, s).astype(np.float32)),
                       "float32, not int32"),
-    "threshold beyond 17 bits": (lambda s, m: s["populations"][1].update(vth=1 << 17), "threshold"),
-    "negative threshold": (lambda s, m: s["populations"][1].update(vth=-3), "threshold"),
-    "float threshold": (lambda s, m: s["populations"][1].update(vth=2.5), "vth"),
-    "dropped projection": (lambda s, m: s["projections"].pop(0), "no incoming projection"),
+    "threshold beyond 17 bits": (lambda s, m: _hidden(s).update(vth=1 << 17), "threshold"),
+    "negative threshold": (lambda s, m: _hidden(s).update(vth=-3), "threshold"),
+    "float threshold": (lambda s, m: _hidden(s).update(vth=2.5), "vth"),
+    "dropped projections": (lambda s, m: s.update(projections=[q for q in s["projections"]
+                                                               if q["dst"] != _hidden(s)["name"]]), "no incoming projection"),
     "cycle": (lambda s, m: s["projections"][0].update(src=s["projections"][0]["dst"], dst=s["projections"][0]["src"]),
               "backwards"),
     "wrong weight shape": (lambda s, m: _set_npy(m, s["projections"][0]["weight"], _weights(m, s)[:-1]),

@@ -66,7 +66,8 @@ def lenet_inputs(data, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(codings, "calibrate_thresholds", capture)
-        snnc.compile(FIXTURES / "lenet.h5", calibration=data[0], output=tmp_path_factory.mktemp("lenet") / "captured.snn")
+        snnc.compile(FIXTURES / "lenet.h5", calibration=data[0], output=tmp_path_factory.mktemp("lenet") / "captured.snn",
+                     reset="zero")
     return captured["args"], captured["kwargs"]
 
 
@@ -144,7 +145,7 @@ def test_no_whole_network_simulation(lenet_inputs, monkeypatch):
 
 def test_calibrated_lenet_keeps_its_accuracy_targets(data, tmp_path):
     cal, test = data
-    result = snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=tmp_path / "lenet.snn")
+    result = snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=tmp_path / "lenet.snn", reset="zero")
     assert any("layer by layer" in note for note in result.notes)
     evaluated = snnc.evaluate(tmp_path / "lenet.snn", test, timesteps=(16, 32, 64))
     gaps = {r.timesteps: evaluated.ann_accuracy - r.accuracy for r in evaluated.results}

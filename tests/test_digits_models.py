@@ -6,7 +6,6 @@ import pytest
 
 import snnc
 from helpers import DIGITS_MODELS, FIXTURES
-from snnc.compiler.ir.spiking import SpikeInput
 from snnc.runtime.artifact import load_artifact
 
 
@@ -41,8 +40,8 @@ def test_lava_processes_bit_exact(name, data, artifacts):
 
 
 def state_values(artifact) -> int:
-    """u, v and s per neuron; spikes only for a host spike source (it has no u, v in Lava)."""
-    return sum(p.size * (1 if isinstance(p, SpikeInput) else 3) for p in load_artifact(artifact).spiking.populations)
+    """u, v and s per neuron; spikes only for a host source (it has no u, v in Lava)."""
+    return sum(p.size * (3 if p.on_chip else 1) for p in load_artifact(artifact).spiking.populations)
 
 
 def test_evaluate_json_shape(data, tmp_path, capsys):
@@ -57,7 +56,8 @@ def test_evaluate_json_shape(data, tmp_path, capsys):
     assert [r["timesteps"] for r in report["results"]] == [8, 32]
     assert all(0 <= r["accuracy"] <= 1 for r in report["results"]) and report["samples"] == 360
     layers = report["layers"]
-    assert [layer["neurons"] for layer in layers] == [64, 64, 32, 10]  # mlp: input, two hidden, output
+    assert [layer["neurons"] for layer in layers if layer["layer"] != "bias"] == [64, 64, 32, 10]  # input, hidden, out
+    assert [layer["neurons"] for layer in layers if layer["layer"] == "bias"] == [1, 1, 1]  # a tonic source per depth
     assert all(len(layer["spike_histogram"]) == 33 and abs(sum(layer["spike_histogram"]) - layer["neurons"]) < 1e-9
                for layer in layers)
     assert report["synops"] == sum(layer["synops_in"] for layer in layers) > 0

@@ -117,12 +117,15 @@ def test_nir_refuses_kernels_nir_cannot_size():
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    """The digits models netx can and cannot hold, and the sigma-delta LeNet."""
+    """The digits models netx can and cannot hold (with Loihi's reset to zero), the MLP with compile's
+    default reset by subtraction, and the sigma-delta LeNet."""
     cal = tmp_path_factory.mktemp("data") / "cal.npz"
     np.savez(cal, x=digits()[0][:200])
     out = tmp_path_factory.mktemp("artifacts")
     for name in ("mlp", "maxpool", "resnet"):
-        snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=out / f"{name}.snn", maxpool=DIGITS_MODELS[name])
+        snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=out / f"{name}.snn", maxpool=DIGITS_MODELS[name],
+                     reset="zero")
+    snnc.compile(FIXTURES / "mlp.h5", calibration=cal, output=out / "mlp_subtract.snn")
     snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=out / "lenet_sd.snn", neuron="sigma-delta")
     return out
 
@@ -182,6 +185,8 @@ def test_export_refusals_are_one_line_and_leave_no_file(compiled, tmp_path, caps
     cases = [(compiled / "resnet.snn", "netx", [], "netx describes a chain of layers"),
              (compiled / "lenet_sd.snn", "netx", [], "sigma-delta"),
              (compiled / "lenet_sd.snn", "nir", [], "NIR has no sigma-delta neuron"),
+             (compiled / "mlp_subtract.snn", "netx", [], "compile it with --reset zero"),
+             (compiled / "mlp_subtract.snn", "nir", [], "compile it with --reset zero"),
              (GOLDEN / "lenet.snn", "nir", ["--data", str(GOLDEN / "inputs.npz")], "nir takes no data")]
     for artifact, fmt, extra, message in cases:
         out = tmp_path / f"out.{fmt}"

@@ -96,7 +96,7 @@ def test_artifact_roundtrip_and_manifest(tmp_path):
         assert a.weight.dtype == np.int32 and (a.conv is None) == (b.conv is None)
     m = art.manifest
     assert m.target == "loihi2" and len(m.source_model.sha256) == 64 and m.calibration.samples == 200
-    assert m.versions["lava-nc"] == "0.10.0" and set(m.scales) == {p.name for p in art.spiking.populations}
+    assert m.versions["lava-nc"] == "0.10.0" and set(m.scales) == {p.name for p in art.float_net.populations}
     with zipfile.ZipFile(tmp_path / "l.snn") as z:
         assert all(n.endswith((".json", ".npy")) for n in z.namelist())
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -90,6 +90,17 @@ class Projection:
         return dataclasses.replace(self, **changes)
 
 
+
+def one_to_one(src: str, dst: str, shape: tuple[int, ...], weight: np.ndarray, weight_exp: int = 0) -> Projection:
+    """Neuron i of src onto neuron i of dst (same shape) only, weight per channel: a 1x1 conv with
+    one group per channel for (H, W, C) populations, a diagonal matrix for flat ones."""
+    weight = np.asarray(weight)
+    if len(shape) == 3:
+        return Projection(src, dst, np.broadcast_to(weight, shape[-1:]).reshape(1, 1, 1, shape[-1]).copy(),
+                          ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]), weight_exp)
+    return Projection(src, dst, np.diag(np.broadcast_to(weight, shape[:1])), weight_exp=weight_exp)
+
+
 @dataclass(frozen=True, eq=False)
 class FloatPopulation:
     __pydantic_config__ = STRICT
@@ -178,6 +189,12 @@ class SpikingNet:
 
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
+
+    @property
+    def resets_by_subtraction(self) -> bool:
+        """Rate coding's reset by subtraction (compiler/passes/quantize.py): LIF populations that
+        project onto themselves."""
+        return any(q.src == q.dst and self.population(q.src).kind == "lif" for q in self.projections)
 
     def last_readers(self) -> dict[str, int]:
         """Per population that feeds others, the index of the last population reading it."""

@@ -2,8 +2,9 @@
 
 Checked per population: threshold and bias mantissa/exponent ranges; every weight a fixed point of
 Lava's sign-mode clip and shift (so Lava, the chip and the JAX simulator see the same integers);
-the static bound sum_q max_row sum |W_q| << weight_exp <= 2^17 - 1 on |a_in| (no wrap of u,
-float32 synaptic sums exact); fan-in per neuron; every neuron's synapses within one core's memory
+the static bound sum_q max_row sum |W_q| << weight_exp on |a_in| within the population's
+current_limit (no wrap of u: 2^17 - 1 for du = 4095, less for a smaller du; float32 synaptic
+sums exact); fan-in per neuron; every neuron's synapses within one core's memory
 and the cores the network needs (compiler/resources.py, counted, never listed) within the target's
 chips. Every violated limit is listed. fan_in_violations and neuron_core_violations need only the
 lowered shapes, so compile runs them on the FloatNet before any expensive pass.
@@ -31,9 +32,9 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
                 problems.append(f"{where}: weights from {q.src!r} are not on the signed {target.weight_bits}-bit grid")
             if not target.weight_exp_min <= q.weight_exp <= target.weight_exp_max:
                 problems.append(f"{where}: weight exponent {q.weight_exp} outside [{target.weight_exp_min}, {target.weight_exp_max}]")
-        current = max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])
-        if pop.bounded_current and current > target.max_input_current:
-            problems.append(f"{where}: input current can reach {current} > {target.max_input_current} (u would wrap)")
+        current = input_current(net, pop.name)
+        if pop.bounded_current and current > pop.current_limit(target):
+            problems.append(f"{where}: input current can reach {current} > {pop.current_limit(target)} (u would wrap)")
     return problems + fan_in_violations(net, target)
 
 
@@ -42,7 +43,7 @@ def fan_in_violations(net, target: Target) -> list[str]:
     projections' shapes, so compile checks it on the FloatNet, before any expensive step."""
     problems = []
     for pop in net.populations:
-        synapses = sum(fan_in(q, net.population(q.src).size) for q in net.incoming(pop.name))
+        synapses = sum(fan_in(q) for q in net.incoming(pop.name))
         if synapses > target.max_fan_in:
             problems.append(f"population {pop.name!r} (layer {pop.layer}): fan-in {synapses} > {target.max_fan_in} "
                             "synapses per neuron")
@@ -59,6 +60,12 @@ def check_limits(net: SpikingNet, target: Target) -> tuple[SpikingNet, list[str]
     if not bounded:
         unbounded = dict.fromkeys(p.current_note for p in net.populations[1:] if p.on_chip)
         return net, [f"limits of {target.name} hold ({cores}); " + "; ".join(unbounded)]
-    bound = max(max_input_current([q.weight for q in net.incoming(p.name)], [q.kind for q in net.incoming(p.name)])
-                for p in bounded)
-    return net, [f"limits of {target.name} hold ({cores}); largest possible |a_in| {bound} <= {target.max_input_current}"]
+    headroom = min(pop.current_limit(target) / max(1, input_current(net, pop.name)) for pop in bounded)
+    return net, [f"limits of {target.name} hold ({cores}); every possible |a_in| within its population's limit "
+                 f"(u never wraps; smallest headroom {headroom:.2f}x)"]
+
+
+def input_current(net: SpikingNet, name: str) -> int:
+    """The largest |a_in| any neuron of population `name` can receive in a step."""
+    incoming = net.incoming(name)
+    return max_input_current([q.weight.astype(np.int64) << q.weight_exp for q in incoming], [q.kind for q in incoming])

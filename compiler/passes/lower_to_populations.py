@@ -203,13 +203,13 @@ def _project(path: Path, dst: str, src_shape, where: str) -> Projection:
     return proj
 
 
-def _pool_breaks_fan_in(path: Path, projection: Projection, src_shape, target) -> bool:
+def _pool_breaks_fan_in(path: Path, projection: Projection, target) -> bool:
     """Whether a path that starts with an average pooling of its source composes into
     a projection whose fan-in exceeds the target's; pooling in its own population then keeps the
     next layer's kernel at its size (a 2x2 pooling folded into a 3x3 conv is a 6x6 kernel: 4x the
     synapses and the work)."""
     return (target is not None and len(path.ops) > 1 and isinstance(path.ops[0], AvgPool)
-            and fan_in(projection, int(np.prod(src_shape))) > target.max_fan_in)
+            and fan_in(projection) > target.max_fan_in)
 
 
 def _zero_population_biases(graph: FloatGraph, materialized: set[str]) -> dict[str, np.ndarray]:
@@ -264,7 +264,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
         where = f"layer {layer.name!r}"
         for path in paths[pre_activation]:
             projection = _project(path, name, pop_shape[path.src], where)
-            if hidden(path.src) and _pool_breaks_fan_in(path, projection, pop_shape[path.src], target):
+            if hidden(path.src) and _pool_breaks_fan_in(path, projection, target):
                 path = pooled(path, where)
                 projection = _project(path, name, pop_shape[path.src], where)
             projections.append(projection)

@@ -1,21 +1,32 @@
 """Bit-width fitting: a FloatNet and its activation scales -> a SpikingNet of Loihi integers.
 
-Rate coding on integrate-and-fire neurons (du = target.if_du, dv = 0, hard reset). With lambda_p the
-activation scale of population p and rho the rate that lambda maps to, a neuron of p receives
-per step (in units of its threshold V_p = vth_p << vth_shift)
+Rate coding on integrate-and-fire neurons with reset by subtraction, from Lava's stock LIF (whose
+own reset zeroes v and so loses the overshoot v - V at every spike, a loss that compounds over
+layers). A hidden neuron integrates in its current u, and v only compares:
+    u(t) = decay(u(t-1), du) + (a_in << act_shift),   v(t) = decay(v(t-1), 4095) + u(t) + O
+with dv = 4095 (v keeps only v / 4096 of itself, which a spike zeroes anyway) and O = v_init V
+a constant offset (V = vth << vth_shift). A projection of each neuron onto itself of weight -vth
+(vth = m << e with m <= 255, so the weight is exact) subtracts V from u one step after every
+spike: u - O is the soft-reset potential. du, u's leak, is the smallest for which u provably
+never wraps (Target.max_current: |u| <= |a_in| 2^18 / (du + 1) < 2^23), at most MAX_LEAK of u
+per step; vth is lowered until it fits.
+
+With lambda_p the activation scale of population p and rho the rate that lambda maps to, a neuron
+of p receives per step (in units of V)
     sum_q (W_q lambda_src / lambda_p) r_src  +  rho b / lambda_p,
 so its rate approximates rho a / lambda_p. Per population, vth_p is the largest integer such that
-  - every incoming weight W' = W lambda_src / lambda_p times vth_p fits the signed 8-bit grid
-    Lava and Loihi agree on (even values in [-254, 254] when a projection has both signs, whose
-    LSB Lava's MIXED sign mode drops; [-255, 255] otherwise), and
-  - the largest possible input current sum_q max_row sum |m| stays below 2^17 (so u never wraps
-    and the float32 synaptic sums are exact).
-Weights are W' vth_p rounded to that grid (weight_exp 0: negative exponents round differently in
-Lava and on the chip). Biases are rho V_p b / lambda_p in a 13-bit mantissa and the smallest
-exponent that fits. The output population never spikes in practice (vth at its maximum): its
-potential accumulates the weighted input, read out as spikes * V + v. The input arrives as spike
-trains the host generates at rate rho x / lambda_in (SpikeInput): a constant bias into a
-hard-reset neuron could only fire at rates 1 / k.
+every incoming weight W' = W lambda_src / lambda_p times vth_p fits the signed 8-bit grid Lava
+and Loihi agree on (even values in [-254, 254] when a projection has both signs, whose LSB
+Lava's MIXED sign mode drops; [-255, 255] otherwise) and the largest possible input current
+sum_q max_row sum |m| (the self-projection and the bias included) fits. Weights are W' vth_p
+rounded to that grid (weight_exp 0: negative exponents round differently in Lava and on the
+chip). Biases come as weights from a tonic host source (compiler/ir/neurons/host.py) that fires at
+every step from the one at which p's first input can arrive (its depth d: steps d + 1..T), on
+the same grid with the smallest exponent that fits. A residual path from a source at depth d_src
+delivers for T - d_src - 1 steps instead: its weights are scaled by (T - d) / (T - d_src - 1).
+The output population never spikes in practice (vth at its maximum, hard reset, du = 4095,
+dv = 0: v integrates the weighted input), read out as spikes * V + v. The input arrives as spike
+trains the host generates at rate rho x / lambda_in (SpikeInput, reset by subtraction).
 """
 
 from __future__ import annotations
@@ -24,8 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.compiler.ir.neurons.host import Tonic
 from snnc.compiler.ir.spiking import (FloatNet, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet,
-                                     path_depths)
+                                     one_to_one, path_depths)
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -34,21 +46,23 @@ from snnc.targets import Target
 @dataclass(frozen=True)
 class RateCoding:
     max_rate: float = 0.9  # rho: the rate (spikes per step) an activation of lambda maps to
-    v_init: float = 0.5  # initial membrane potential as a fraction of the threshold
+    v_init: float = 0.5  # the soft-reset potential a neuron starts from, as a fraction of its threshold
     timesteps: int = 64  # the T the network is tuned for (latency compensation)
+    reset: str = "subtract"  # "subtract": soft reset (module docstring); "zero": Loihi's own hard reset
 
 
-def latency_factors(net: FloatNet, timesteps: int) -> tuple[dict[int, float], dict[str, float]]:
+MAX_LEAK = 1 / 32  # the largest fraction of u a hidden neuron may lose per step (du + 1 <= 2^12 / 32)
+
+
+def residual_factors(net: FloatNet, timesteps: int) -> dict[int, float]:
     """Every projection delays by one step. A population whose longest input path has d projections
-    integrates real input for T - d of the T steps while its bias acts on all T, and a shorter
-    (residual) path from a source at depth d_src delivers for T - d_src - 1 steps. Scaling each
-    projection by (T - d_dst) / (T - d_src - 1) and each bias by (T - d_dst) / T restores the ANN's
-    proportions in what a population has accumulated by step T. Factors by projection index and
-    by population name."""
+    integrates real input for T - d of the T steps, and a shorter (residual) path from a source at
+    depth d_src delivers for T - d_src - 1 steps: scaling each projection by
+    (T - d_dst) / (T - d_src - 1) restores the ANN's proportions in what a population has
+    accumulated by step T. Factors by projection index."""
     depth = path_depths(net)
     window = {name: max(timesteps - d, 1) for name, d in depth.items()}
-    weights = {i: window[q.dst] / max(timesteps - depth[q.src] - 1, 1) for i, q in enumerate(net.projections)}
-    return weights, {name: window[name] / timesteps for name in depth}
+    return {i: window[q.dst] / max(timesteps - depth[q.src] - 1, 1) for i, q in enumerate(net.projections)}
 
 
 def to_weight_grid(scaled: np.ndarray, target: Target) -> np.ndarray:
@@ -80,41 +94,137 @@ def split_bias(bias_v: np.ndarray, target: Target) -> tuple[np.ndarray, int]:
     return np.clip(np.rint(bias_v / 2 ** exp), low, high).astype(np.int32), exp
 
 
-def _population_threshold(scaled: list[np.ndarray], kinds: list[str], target: Target, name: str) -> int:
+def on_exponent_grid(values: np.ndarray, target: Target) -> tuple[np.ndarray, int]:
+    """values ~= grid << exp on the weight grid, with the smallest exponent that fits."""
+    exp = 0
+    while np.abs(values).max(initial=0) / 2 ** exp > 2 ** target.weight_bits - 2 and exp < target.weight_exp_max:
+        exp += 1
+    return to_weight_grid(values / 2 ** exp, target), exp
+
+
+def _largest_threshold(scaled: list[np.ndarray], target: Target, fits, name: str) -> int:
+    """The largest vth at which every weight W' vth fits the 8-bit grid and fits(vth) holds."""
     peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
     vth = target.vth_max if peak == 0 else int(min(target.vth_max, (2 ** target.weight_bits - 2) / peak))
     while vth >= 1:
-        grids = [to_weight_grid(w * vth, target) for w in scaled]
-        if max_input_current(grids, kinds) <= target.max_input_current:
+        if fits(vth):
             return vth
         vth = int(vth * 0.98)
-    raise SnncError(f"population {name!r}: even at threshold 1 its weights on the 8-bit grid could drive more than "
-                    f"{target.max_input_current} (the 24-bit current): its activation scale is too small for its "
-                    "inputs' (a larger percentile gives larger scales)")
+    raise SnncError(f"population {name!r}: even at threshold 1 its weights on the 8-bit grid could drive more current "
+                    "than its 24-bit u holds: its activation scale is too small for its inputs' (a larger percentile "
+                    "gives larger scales)")
+
+
+def _on_self_grid(vth: int, target: Target) -> int:
+    """vth rounded down to m << e with m on the weight grid, so that -vth is an exact weight."""
+    exp = max(0, vth.bit_length() - target.weight_bits)
+    return (vth >> exp) << exp
+
+
+def _at_threshold(scaled: list[np.ndarray], kinds: list[str], beta: np.ndarray, vth: int, target: Target):
+    """At threshold vth: the grid weights, the bias weights (n, 1) from the tonic source and their
+    exponent, and the largest input current they can drive."""
+    weights = [to_weight_grid(w * vth, target) for w in scaled]
+    bias, bias_exp = on_exponent_grid((beta * vth).reshape(-1, 1), target)
+    return weights, bias, bias_exp, max_input_current(weights, kinds) + (int(np.abs(bias).max(initial=0)) << bias_exp)
+
+
+def _hidden(pop, scale: float, scaled, incoming, beta, target: Target, coding: RateCoding):
+    """A hidden population: soft-reset LIF (module docstring), its inputs and its self-projection."""
+    kinds = [q.kind for q in incoming]
+    leak_limit = int(MAX_LEAK * 2 ** target.decay_bits) - 1
+
+    def leak(vth: int) -> int:
+        vth = _on_self_grid(vth, target)
+        return target.leak_for(_at_threshold(scaled, kinds, beta, vth, target)[3] + vth)
+
+    vth = _on_self_grid(_largest_threshold(scaled, target, lambda v: leak(v) <= leak_limit, pop.name), target)
+    weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, vth, target)
+    self_exp = max(0, vth.bit_length() - target.weight_bits)
+    inhibition = one_to_one(pop.name, pop.name, pop.shape, np.int32(-(vth >> self_exp)), self_exp)
+    offset, offset_exp = split_bias(np.full(pop.shape, coding.v_init * (vth << target.vth_shift)), target)
+    neurons = LifPopulation(pop.name, pop.shape, pop.role, vth, offset, offset_exp, 0, leak(vth),
+                            2 ** target.decay_bits - 1, scale, pop.layer)
+    return neurons, weights, bias, bias_exp, [inhibition]
+
+
+def _output(pop, scale: float, scaled, incoming, beta, target: Target):
+    """The output population: integrates its weighted input in v and never spikes."""
+    kinds = [q.kind for q in incoming]
+    theta = _largest_threshold(scaled, target,
+                               lambda v: _at_threshold(scaled, kinds, beta, v, target)[3] <= target.max_input_current,
+                               pop.name)
+    weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, theta, target)
+    neurons = LifPopulation(pop.name, pop.shape, pop.role, target.vth_max, np.zeros(pop.shape, np.int32), 0, 0,
+                            target.if_du, 0, scale, pop.layer)
+    return neurons, weights, bias, bias_exp, []
 
 
 def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding) -> tuple[SpikingNet, list[str]]:
+    return (_reset_to_zero if coding.reset == "zero" else _reset_by_subtraction)(net, target, scales, coding)
+
+
+def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding):
+    rho = coding.max_rate
+    inp = net.populations[0]
+    full = target.input_full
+    encoding = InputEncoding(gain=rho * full / scales[inp.name], max_mant=full)
+    factor = residual_factors(net, coding.timesteps)
+    depth = path_depths(net)
+    starts = sorted({depth[p.name] for p in net.populations[1:]})
+    tonics = [Tonic(f"bias_from_{d}", (1,), "bias", (d,), 1.0, "bias") for d in starts]
+    projections: list[Projection] = []
+    pops = []
+    index = {id(q): i for i, q in enumerate(net.projections)}
+    for pop in net.populations[1:]:
+        incoming = net.incoming(pop.name)
+        scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
+        beta = rho * np.broadcast_to(pop.bias, pop.shape) / scales[pop.name]
+        scale = scales[pop.name]
+        neurons, weights, bias, bias_exp, extra = (
+            _output(pop, scale, scaled, incoming, beta, target) if pop.role == "output" else
+            _hidden(pop, scale, scaled, incoming, beta, target, coding))
+        pops.append(neurons)
+        projections += [q.replace(weight=w) for q, w in zip(incoming, weights)] + extra
+        if bias.any():
+            projections.append(Projection(f"bias_from_{depth[pop.name]}", pop.name, bias, weight_exp=bias_exp))
+    used = {q.src for q in projections}
+    sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
+    sources += [t for t in tonics if t.name in used]
+    notes = [f"rate coding: activation lambda -> {rho:g} spikes/step; reset by subtraction (each neuron's projection "
+             f"onto itself, u's leak at most {MAX_LEAK:g} per step), starting at {coding.v_init:g} x threshold; "
+             "biases from tonic host sources switched on with each layer's first input; input as host-generated "
+             f"spike trains; residual paths compensated for each layer's latency at T={coding.timesteps}"]
+    return SpikingNet(tuple(sources + pops), tuple(projections), encoding, net.notes), notes
+
+
+def _reset_to_zero(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding):
+    """Loihi's own LIF (hard reset, du = 4095, dv = 0: v integrates), the bias in v scaled by
+    (T - d) / T for the steps before a population's first input; calibrate_thresholds then corrects
+    each population's gain for the overshoot its resets lose."""
     rho = coding.max_rate
     inp = net.populations[0]
     full = target.input_full
     encoding = InputEncoding(gain=rho * full / scales[inp.name], max_mant=full)
     pops = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
     projections: list[Projection] = []
-    weight_factor, bias_factor = latency_factors(net, coding.timesteps)
+    factor, depth = residual_factors(net, coding.timesteps), path_depths(net)
     index = {id(q): i for i, q in enumerate(net.projections)}
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
-        scaled = [q.weight * (scales[q.src] / scales[pop.name] * weight_factor[index[id(q)]]) for q in incoming]
+        scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
         kinds = [q.kind for q in incoming]
-        theta = _population_threshold(scaled, kinds, target, pop.name)
+        theta = _largest_threshold(scaled, target, lambda v: max_input_current(
+            [to_weight_grid(w * v, target) for w in scaled], kinds) <= target.max_input_current, pop.name)
         projections += [q.replace(weight=to_weight_grid(w * theta, target)) for q, w in zip(incoming, scaled)]
         v_threshold = theta << target.vth_shift
-        mant, exp = split_bias(rho * v_threshold * pop.bias * bias_factor[pop.name] / scales[pop.name], target)
+        window = max(coding.timesteps - depth[pop.name], 1) / coding.timesteps
+        mant, exp = split_bias(rho * v_threshold * pop.bias * window / scales[pop.name], target)
         output = pop.role == "output"
         pops.append(LifPopulation(
             pop.name, pop.shape, pop.role, target.vth_max if output else theta, mant, exp,
             0 if output else int(coding.v_init * v_threshold), target.if_du, 0, scales[pop.name], pop.layer))
-    notes = [f"rate coding: activation lambda -> {rho:g} spikes/step, v_init {coding.v_init:g} x threshold; "
-             "input as host-generated spike trains (reset by subtraction, no hard-reset loss); "
-             f"biases and residual paths compensated for each layer's latency at T={coding.timesteps}"]
+    notes = [f"rate coding with Loihi's reset to zero: activation lambda -> {rho:g} spikes/step, v_init "
+             f"{coding.v_init:g} x threshold; input as host-generated spike trains; biases and residual paths "
+             f"compensated for each layer's latency at T={coding.timesteps}"]
     return SpikingNet(tuple(pops), tuple(projections), encoding, net.notes), notes

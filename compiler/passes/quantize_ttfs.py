@@ -40,8 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.compiler.ir.neurons.ttfs import Clock, TtfsPopulation, TtfsSource
-from snnc.compiler.ir.spiking import (ConvGeometry, FloatNet, FloatPopulation, InputEncoding, Projection, SpikingNet,
+from snnc.compiler.ir.neurons.host import Clock
+from snnc.compiler.ir.neurons.ttfs import TtfsPopulation, TtfsSource
+from snnc.compiler.ir.spiking import (FloatNet, FloatPopulation, InputEncoding, Projection, SpikingNet, one_to_one,
                                      path_depths)
 from snnc.compiler.passes.quantize import to_weight_grid
 from snnc.errors import SnncError
@@ -132,15 +133,8 @@ def _self_inhibition(name: str, shape: tuple, bound: np.ndarray) -> list[Project
     per = bound.reshape(-1, shape[-1]).max(axis=0) if len(shape) == 3 else bound.ravel()
     units = np.ceil(per / 2 ** FINE_BITS).astype(np.int64)
     copies = max(1, math.ceil(int(units.max(initial=0)) / 255))
-    out = []
-    for k in range(copies):
-        digit = -np.clip(units - 255 * k, 0, 255).astype(np.int32)
-        if len(shape) == 3:
-            weight = digit.reshape(1, 1, 1, shape[-1])
-            out.append(Projection(name, name, weight, ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]), weight_exp=FINE_BITS))
-        else:
-            out.append(Projection(name, name, np.diag(digit), weight_exp=FINE_BITS))
-    return out
+    return [one_to_one(name, name, shape, -np.clip(units - 255 * k, 0, 255).astype(np.int32), FINE_BITS)
+            for k in range(copies)]
 
 
 def _timeline(net: FloatNet, window: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -199,12 +193,6 @@ def _currents(s: int, scaled, incoming, net: FloatNet, pop, bias: np.ndarray, wi
     return weights, events, bound
 
 
-def _identity(src: str, dst: str, shape: tuple) -> Projection:
-    if len(shape) == 3:
-        return Projection(src, dst, np.ones((1, 1, 1, shape[-1]), np.float32), ConvGeometry((1, 1), ((0, 0), (0, 0)), shape[-1]))
-    return Projection(src, dst, np.eye(int(np.prod(shape)), dtype=np.float32))
-
-
 def _with_relays(net: FloatNet, scales: dict[str, float]) -> tuple[FloatNet, dict[str, float], int]:
     """The net with relay populations on every projection that skips layers (a residual path): a
     relay repeats its source one frame later (identity weights, ReLU of a non-negative value), so
@@ -223,7 +211,7 @@ def _with_relays(net: FloatNet, scales: dict[str, float]) -> tuple[FloatNet, dic
             if name not in made:
                 source = net.population(q.src)
                 made[name] = FloatPopulation(name, source.shape, "hidden", np.zeros(source.shape, np.float32), source.layer)
-                after[q.src].append((made[name], _identity(src, name, source.shape)))
+                after[q.src].append((made[name], one_to_one(src, name, source.shape, np.float32(1))))
                 scales[name] = scales[q.src]
             src = name
         projections.append(q.replace(src=src))

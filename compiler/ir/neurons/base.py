@@ -45,7 +45,7 @@ class Neurons:
     shape: tuple[int, ...]
     on_chip: ClassVar[bool] = True  # a chip population (a host spike source is not)
     graded: ClassVar[bool] = False  # sends int32 payloads rather than binary spikes
-    bounded_current: ClassVar[bool] = False  # its a_in must stay below target.max_input_current
+    bounded_current: ClassVar[bool] = False  # its a_in must stay within current_limit(target)
     current_note: ClassVar[str] = ""  # without that bound: what keeps its currents in range
     summary: ClassVar[str] = ""  # one line for inspect: the model and its firing rule
     input_role: ClassVar[str] = "bias (input)"  # what the input population is, for layer tables
@@ -64,6 +64,10 @@ class Neurons:
         sample's drive (the input population)."""
         mants = [np.broadcast_to(self.bias_mant, self.shape)] if drives is None else list(drives)
         return [to_lava(np.asarray(m, np.int32), len(self.shape)) for m in mants]
+
+    def current_limit(self, target) -> int:
+        """The largest |a_in| per step its u holds without wrapping (where bounded_current)."""
+        return target.max_input_current
 
     def reading(self, state):
         """The value the output population is read from at each step (readout's v_out): its probed v."""

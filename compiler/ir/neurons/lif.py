@@ -119,6 +119,9 @@ class LifPopulation(LifRegisters):
     def step(self, state: LifState, a_in, drive, target: Target) -> LifState:
         return LifState(*lif_step(state.u, state.v, a_in, self.bias(drive), self.vth, self.du, self.dv, target))
 
+    def current_limit(self, target: Target) -> int:
+        return target.max_current(self.du)
+
     def violations(self, target: Target, where: str) -> list[str]:
         problems = threshold_and_bias_violations(self, target, where)
         for name, value in (("du", self.du), ("dv", self.dv)):

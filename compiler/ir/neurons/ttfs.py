@@ -4,8 +4,8 @@
   ttfs-source  the input, sent by the host (Lava: a RingBuffer): with m = encode(x) in [0, full]
                and x_T = round(window m / full), neuron i spikes once, at step 1 + window - x_T
                (x_T = 0: at step 1 + window, the "forced" zero).
-  clock        host spike sources (a RingBuffer) that fire once each, at fixed steps (fire_at),
-               whatever the sample: they switch the ramps of the layers on and off.
+  clock        (compiler/ir/neurons/host.py) host spike sources that fire once each, at fixed
+               steps: they switch the ramps of the layers on and off.
   ttfs         Loihi's LIF (PyLifModelBitAcc) with du = 0 and dv = 0: u holds a ramp's slope (a
                current that loses only ceil(|u| / 4096) per step), v integrates it:
                  u(t) = decay(u(t-1), 4096 - 1) + (a_in << act_shift)   (wrapped into 24 bits)
@@ -24,16 +24,12 @@ from typing import ClassVar, Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.lava.specs import NeuronSpec, lava_shape, to_lava
-from snnc.compiler.ir.neurons.base import Neurons, neuron_kind, static
+from snnc.backends.lava.specs import NeuronSpec, lava_shape
+from snnc.compiler.ir.neurons.base import neuron_kind, static
+from snnc.compiler.ir.neurons.host import HostSource, TimedSpikes
 from snnc.compiler.ir.neurons.lif import LifRegisters, lif_step, threshold_and_bias_violations
 from snnc.compiler.ir.npy import Npy
 from snnc.targets import Target
-
-
-class TimedSpikes(NamedTuple):
-    t: jnp.ndarray  # int32 scalar: the step just taken
-    s: jnp.ndarray  # bool (B, *shape)
 
 
 class TtfsState(NamedTuple):
@@ -51,30 +47,8 @@ def first_spike_steps(drive, full: int, window: int) -> jnp.ndarray:
     return 1 + window - (m * window + full // 2) // full
 
 
-class _HostSource(Neurons):
-    """What both host sources share: not chip populations, no u or v, a RingBuffer in Lava."""
-    on_chip: ClassVar[bool] = False
-    vth: ClassVar[int] = 0  # no threshold (layer tables and the manifest list one per population)
-
-    def init_state(self, batch: int) -> TimedSpikes:
-        return TimedSpikes(jnp.int32(0), jnp.zeros((batch, *self.shape), bool))
-
-    @staticmethod
-    def probe(state):
-        return None, None
-
-    def readout(self, v_out, counts, target: Target):
-        return counts
-
-    def _ring_buffer(self, trains: list[np.ndarray]) -> NeuronSpec:
-        """RingBuffer (PySendModelFixed) sends column (t - 1) % T at step t; trains (steps, *shape) per sample."""
-        data = [np.moveaxis(to_lava(t, len(self.shape)), 0, -1).astype(np.int32) for t in trains]
-        return NeuronSpec(self.name, self.shape, "RingBuffer", dict(data=data[0]), tuple({"data": d} for d in data[1:]),
-                          {}, (), graded=False)
-
-
 @neuron_kind
-class TtfsSource(_HostSource):
+class TtfsSource(HostSource):
     name: str = static()
     shape: tuple[int, ...] = static()
     role: str = static()
@@ -98,29 +72,6 @@ class TtfsSource(_HostSource):
         at = np.asarray(first_spike_steps(drives, self.full, self.window))
         steps_axis = np.arange(1, steps + 1).reshape(steps, *([1] * len(self.shape)))
         return self._ring_buffer([steps_axis == a[None] for a in at])
-
-
-@neuron_kind
-class Clock(_HostSource):
-    name: str = static()
-    shape: tuple[int, ...] = static()
-    role: str = static()
-    fire_at: tuple[int, ...] = static()  # per neuron, the one step it fires at
-    scale: float = static()
-    layer: str = static()
-    kind: Literal["clock"] = static(default="clock")
-
-    summary: ClassVar[str] = "host clock (each neuron fires once, at a fixed step)"
-
-    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
-        t = state.t + 1
-        return TimedSpikes(t, jnp.broadcast_to(t == jnp.asarray(self.fire_at, jnp.int32), state.s.shape))
-
-    def violations(self, target: Target, where: str) -> list[str]:
-        return [] if len(self.fire_at) == self.size and min(self.fire_at) >= 1 else [f"{where}: bad firing steps"]
-
-    def lava(self, drives, steps: int, target: Target) -> NeuronSpec:
-        return self._ring_buffer([np.arange(1, steps + 1)[:, None] == np.asarray(self.fire_at)[None]])
 
 
 @neuron_kind
