@@ -2,7 +2,8 @@
 MaxPool and a MobileNet-style net (DepthwiseConv + BN + ReLU6), trained on the digits with a FRESH
 seed each run (printed; pass one to repeat it), compiled with the defaults and evaluated at the
 T targets of issue 13 set from each network's depth d (projections on its longest path):
-rate at max(16, d+8) / max(32, d+24) / max(64, d+56) (targets 1.5 / 1.0 / 0.5 points), sigma-delta
+rate at max(16, d+8) / max(32, d+24) / max(64, d+56) (targets 1.5 / 1.0 / 0.5 points; compiled for
+each T with --timesteps-hint T, with compile's default reset by subtraction and with --reset zero), sigma-delta
 and population coding at T = d+1, TTFS at T = 64 (windows fitted into it) and the SNN
 Toolbox-style float soft-reset baseline at the rate T.
 
@@ -83,6 +84,13 @@ def depth(net) -> int:
     return path_depths(net)[net.output.name]
 
 
+def rate_accuracy(path: Path, out: Path, name: str, t: int, **options) -> float:
+    """Rate coding compiled for T = t (--timesteps-hint t) and evaluated at T = t."""
+    artifact = out / f"{name}_rate_{t}.snn"
+    snnc.compile(path, calibration=out / "cal.npz", output=artifact, timesteps_hint=t, **options)
+    return snnc.evaluate(artifact, out / "test.npz", (t,)).results[0].accuracy
+
+
 def main(seed: int) -> None:
     out = Path("out/suite")
     out.mkdir(parents=True, exist_ok=True)
@@ -91,8 +99,8 @@ def main(seed: int) -> None:
     np.savez(out / "test.npz", x=x_test, y=y_test)
     print(f"seed {seed}")
     lines = [f"Seed {seed} (`benchmarks/model_suite.py {seed}` repeats it); digits, 360 test samples.", "",
-             "| model | d | ANN | rate T1/T2/T3 (gap, target 1.5/1.0/0.5) | soft-reset T1/T2/T3 | sigma-delta T=d+1 | "
-             f"population T=d+1 | ttfs T={TTFS_T} |", "|---|---|---|---|---|---|---|---|"]
+             "| model | d | ANN | rate T1/T2/T3 (gap, target 1.5/1.0/0.5) | rate, --reset zero | soft-reset baseline "
+             f"T1/T2/T3 | sigma-delta T=d+1 | population T=d+1 | ttfs T={TTFS_T} |", "|---|---|---|---|---|---|---|---|---|"]
     for i, name in enumerate(("lenet", "resnet", "vgg", "mobilenet")):
         keras.utils.set_random_seed(seed + i)
         model = build(name)
@@ -104,10 +112,10 @@ def main(seed: int) -> None:
         model.save(path)
         ann = float((model.predict(x_test, verbose=0).argmax(1) == y_test).mean())
         snnc.compile(path, calibration=out / "cal.npz", output=out / f"{name}_rate.snn")
-        net = load_artifact(out / f"{name}_rate.snn").spiking
-        d = depth(net)
+        d = depth(load_artifact(out / f"{name}_rate.snn").spiking)
         ts = (max(16, d + 8), max(32, d + 24), max(64, d + 56))
-        rate = [r.accuracy for r in snnc.evaluate(out / f"{name}_rate.snn", out / "test.npz", ts).results]
+        rate = [rate_accuracy(path, out, name, t) for t in ts]
+        zero = [rate_accuracy(path, out, name, t, reset="zero") for t in ts]
         art = load_artifact(out / f"{name}_rate.snn")
         soft = soft_reset_predictions(art.float_net, art.manifest.scales, x_test, ts)
         soft = [float((soft[t] == y_test).mean()) for t in ts]
@@ -123,7 +131,7 @@ def main(seed: int) -> None:
         fmt = lambda a: "refused" if a is None else f"{100 * a:.2f}"  # noqa: E731
         gaps = "/".join(f"{100 * (ann - a):+.2f}" for a in rate)
         lines.append(f"| {name} | {d} | {100 * ann:.2f} | {'/'.join(fmt(a) for a in rate)} at T={'/'.join(map(str, ts))} "
-                     f"({gaps}) | {'/'.join(fmt(a) for a in soft)} | {fmt(others[0])} ({100 * (ann - (others[0] or 0)):+.2f}) | "
+                     f"({gaps}) | {'/'.join(fmt(a) for a in zero)} | {'/'.join(fmt(a) for a in soft)} | {fmt(others[0])} ({100 * (ann - (others[0] or 0)):+.2f}) | "
                      f"{fmt(others[1])} | {fmt(others[2])} |")
         print(lines[-1], f"(trained in {time.perf_counter() - start:.0f} s)", flush=True)
     Path("docs/model_suite.md").write_text("# A model suite nobody tuned for\n\n" + __doc__.split("\n\n")[0] + "\n\n"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
+from snnc.compiler.passes.calibrate_biases import calibrate_biases
 from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
 from snnc.compiler.passes.quantize import RateCoding, quantize
 from snnc.compiler.passes.quantize_population import PopulationCoding, quantize_population
@@ -24,8 +25,8 @@ class Coding:
 
 def _rate(options) -> Coding:
     rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint, reset=options.reset)
-    calibrate = partial(calibrate_thresholds, coding=rate, timesteps=options.timesteps_hint)
-    return Coding(partial(quantize, coding=rate), calibrate if options.reset == "zero" else None)
+    calibrate = calibrate_thresholds if options.reset == "zero" else calibrate_biases
+    return Coding(partial(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint))
 
 
 def _sigma_delta(options) -> Coding:

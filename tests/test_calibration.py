@@ -13,6 +13,7 @@ import snnc
 import snnc.backends.jax.simulator as simulator
 import snnc.compiler.codings as codings
 import snnc.compiler.passes.calibrate_thresholds as calibrate
+import snnc.compiler.passes.replay as replay
 from helpers import FIXTURES
 from lava_nets import random_input_bias, random_lava_net
 from test_simulator_exact import _pop, random_net
@@ -77,7 +78,7 @@ def _whole_network_thresholds(args, kwargs, samples: int) -> dict[str, int]:
     net, float_net, target, calibration, scales = args
     coding, steps = kwargs["coding"], kwargs["timesteps"]
     x = np.concatenate(list(calibration.batches()))[:samples]
-    activity = calibrate._positive_activity(float_net, x)
+    activity = replay.positive_activations(float_net, x, lambda a: a.reshape(len(a), -1).sum(axis=1))
     depth, pops = path_depths(net, longest=False), list(net.populations)
     for i, pop in enumerate(pops[1:-1], start=1):
         start = depth[pop.name] + 1
@@ -101,7 +102,7 @@ def _thresholds(net: SpikingNet) -> dict[str, int]:
 def test_thresholds_equal_the_whole_network_definition(lenet_inputs):
     args, kwargs = lenet_inputs
     calibrated, notes = calibrate.calibrate_thresholds(*args, **kwargs)
-    assert _thresholds(calibrated) == _whole_network_thresholds(args, kwargs, calibrate.SAMPLES)
+    assert _thresholds(calibrated) == _whole_network_thresholds(args, kwargs, replay.SAMPLES)
     assert _thresholds(calibrated) != _thresholds(args[0])  # calibration changed something
     assert "fewer samples" not in notes[0]
 
@@ -110,12 +111,13 @@ def test_chunks_change_nothing_and_a_bounded_fit_uses_the_first_samples(lenet_in
     args, kwargs = lenet_inputs
     whole = _thresholds(calibrate.calibrate_thresholds(*args, **kwargs)[0])
     steps, widest = kwargs["timesteps"], max(p.size for p in args[0].populations)
-    monkeypatch.setattr(calibrate, "CHUNK_BYTES", 4 * steps * widest * 7)  # chunks of 7 samples or more
+    monkeypatch.setattr(replay, "CHUNK_BYTES", 4 * steps * widest * 7)  # chunks of 7 samples or more
     assert _thresholds(calibrate.calibrate_thresholds(*args, **kwargs)[0]) == whole
-    monkeypatch.setattr(calibrate, "FIT_BYTES", 4 * steps * widest * 40)  # the widest fitted on 35 samples
+    monkeypatch.setattr(replay, "FIT_BYTES", 4 * steps * widest * 40)  # the widest fitted on 35 samples
     bounded, notes = calibrate.calibrate_thresholds(*args, **kwargs)
     assert "fitted on fewer samples to bound memory" in notes[0]
-    fitted = calibrate._fit_samples(args[0], max(args[0].populations[1:-1], key=lambda p: p.size), steps, 256)
+    run = replay.Replay(args[0], LOIHI2, np.zeros((256, 1)), steps)
+    fitted = run.fit_samples(max(args[0].populations[1:-1], key=lambda p: p.size))
     assert fitted < 256 and f" {fitted}" in notes[0]
 
 
@@ -133,7 +135,7 @@ def test_no_whole_network_simulation(lenet_inputs, monkeypatch):
 
     for name in WHOLE_NETWORK:
         counting(simulator, name)
-    counting(calibrate, "synaptic_input_trains")
+    counting(replay, "synaptic_input_trains")
     counting(calibrate, "population_spike_count")
     net = args[0]
     calibrate.calibrate_thresholds(*args, **kwargs)

@@ -164,17 +164,19 @@ def spike_counts(net: SpikingNet, target: Target, drive: np.ndarray, steps: int,
 # synaptic input for every step is one large matmul/conv over T x batch; its recurrence a scan of
 # its own kind's step. Arrays are time-major, (T, B, *shape), as in trace().
 
-def synaptic_input_trains(net: SpikingNet, name: str, trains: dict) -> jnp.ndarray:
-    """a_in of population `name` at steps 1..T at once, int32 (T, B, *shape), from the outputs s(1..T)
-    (T, B, *shape) its sources sent (trains[src]: bool spikes or int32 payloads). As _synaptic_input:
-    a_in(t) routes s(t-1), s(0) being the source's initial state; each projection is applied once to
-    the T x B stacked steps, with float32 kernels after binary spikes, int32 after graded payloads."""
-    incoming = tuple(q.replace(src="", dst="") for q in net.incoming(name))
-    if not incoming:
+def synaptic_input_trains(net: SpikingNet, name: str, trains: dict, projections=None) -> jnp.ndarray:
+    """a_in of population `name` at steps 1..T at once, int32 (T, B, *shape), through `projections`
+    (default: every incoming one but its projections onto itself, which population_trains applies)
+    from the outputs s(1..T) (T, B, *shape) their sources sent (trains[src]: bool spikes or int32
+    payloads). As _synaptic_input: a_in(t) routes s(t-1), s(0) being the source's initial state;
+    each projection is applied once to the T x B stacked steps, with float32 kernels after binary
+    spikes, int32 after graded payloads."""
+    projections = [q for q in net.incoming(name) if q.src != name] if projections is None else projections
+    if not projections:
         raise ValueError(f"population {name!r} has no incoming projection: it needs no synaptic input")
-    sources = tuple(_anonymous(net.population(q.src)) for q in net.incoming(name))
-    return _route(incoming, sources, tuple(jnp.asarray(trains[q.src]) for q in net.incoming(name)),
-                  net.population(name).shape)
+    sources = tuple(_anonymous(net.population(q.src)) for q in projections)
+    return _route(tuple(q.replace(src="", dst="") for q in projections), sources,
+                  tuple(jnp.asarray(trains[q.src]) for q in projections), net.population(name).shape)
 
 
 @partial(jax.jit, static_argnames=("shape",))
@@ -210,31 +212,42 @@ def _anonymous(pop):
 
 
 @partial(jax.jit, static_argnames=("target", "steps", "keep"))
-def _population_scan(pop, target, a_in, drive, steps, keep):
-    """pop's own step over time: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
+def _population_scan(pop, target, a_in, drive, steps, keep, recurrent):
+    """pop's own step over time, its projections onto itself (recurrent) added to a_in from its
+    previous outputs: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
     batch = (a_in[0] if a_in is not None else drive).shape[0]
     zero = jnp.zeros((batch, *pop.shape), jnp.int32)
 
     def body(state, a):
-        state = pop.step(state, zero if a is None else a, drive, target)
+        a = zero if a is None else a
+        for q in recurrent:
+            y = _apply(q, state.s.astype(jnp.float32), pop.shape, pop.shape).astype(jnp.int32)
+            a = a + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+        state = pop.step(state, a, drive, target)
         return state, (_fired(state.s).sum(dtype=jnp.int32), state.s if keep else None)
 
     _, (fired, outputs) = jax.lax.scan(body, pop.init_state(batch), a_in, length=steps)
     return fired, outputs
 
 
-def population_trains(pop, target: Target, a_in, drive=None, steps: int | None = None) -> jnp.ndarray:
+def population_trains(pop, target: Target, a_in, drive=None, steps: int | None = None, recurrent=()) -> jnp.ndarray:
     """The outputs s(1..T) (T, B, *shape) of `pop` alone, stepping its own kind over its synaptic
-    input a_in (T, B, *shape) int32 (synaptic_input_trains); None for the input population, which is
-    driven by `drive` (B, *shape) for `steps` steps."""
-    return _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), True)[1]
+    input a_in (T, B, *shape) int32 (synaptic_input_trains) plus its projections onto itself
+    (`recurrent`); a_in None for a host source, which is driven by `drive` (B, *shape) for `steps`
+    steps (a source that reads no drive, e.g. a tonic one, takes zeros: their batch is the batch)."""
+    return _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), True, _own(recurrent))[1]
 
 
-def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None, steps: int | None = None) -> int:
+def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None, steps: int | None = None,
+                           recurrent=()) -> int:
     """Spikes (messages sent) of `pop` alone over steps start..T, summed over the batch and neurons
     (population_trains' arguments)."""
-    fired = _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), False)[0]
+    fired = _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), False, _own(recurrent))[0]
     return int(np.asarray(fired, np.int64)[start - 1:].sum())
+
+
+def _own(recurrent) -> tuple:
+    return tuple(q.replace(src="", dst="") for q in recurrent)
 
 
 def _inputs(a_in, drive, steps):

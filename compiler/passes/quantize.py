@@ -121,6 +121,11 @@ def _on_self_grid(vth: int, target: Target) -> int:
     return (vth >> exp) << exp
 
 
+def tonic_name(depth: int) -> str:
+    """The tonic source of the biases of populations at `depth` (it fires from step depth on)."""
+    return f"bias_from_{depth}"
+
+
 def _at_threshold(scaled: list[np.ndarray], kinds: list[str], beta: np.ndarray, vth: int, target: Target):
     """At threshold vth: the grid weights, the bias weights (n, 1) from the tonic source and their
     exponent, and the largest input current they can drive."""
@@ -172,7 +177,7 @@ def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float
     factor = residual_factors(net, coding.timesteps)
     depth = path_depths(net)
     starts = sorted({depth[p.name] for p in net.populations[1:]})
-    tonics = [Tonic(f"bias_from_{d}", (1,), "bias", (d,), 1.0, "bias") for d in starts]
+    tonics = [Tonic(tonic_name(d), (1,), "bias", (d,), 1.0, "bias") for d in starts]
     projections: list[Projection] = []
     pops = []
     index = {id(q): i for i, q in enumerate(net.projections)}
@@ -186,8 +191,8 @@ def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float
             _hidden(pop, scale, scaled, incoming, beta, target, coding))
         pops.append(neurons)
         projections += [q.replace(weight=w) for q, w in zip(incoming, weights)] + extra
-        if bias.any():
-            projections.append(Projection(f"bias_from_{depth[pop.name]}", pop.name, bias, weight_exp=bias_exp))
+        if bias.any() or pop.role == "hidden":  # a hidden one's, even zero, for calibrate_biases to tune
+            projections.append(Projection(tonic_name(depth[pop.name]), pop.name, bias, weight_exp=bias_exp))
     used = {q.src for q in projections}
     sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
     sources += [t for t in tonics if t.name in used]
