@@ -1,5 +1,5 @@
-"""ANN vs SNN accuracy over timesteps on the digits fixtures, for both neuron modes, beside an SNN
-Toolbox-style float soft-reset baseline; spikes per sample. Writes docs/accuracy.md and
+"""ANN vs SNN accuracy over timesteps on the digits fixtures, for rate coding (with both resets) and
+sigma-delta, beside an SNN Toolbox-style float soft-reset baseline; spikes per sample. Writes docs/accuracy.md and
 docs/accuracy.png. Run: .venv/bin/python benchmarks/accuracy.py
 """
 
@@ -27,7 +27,8 @@ from snnc.runtime.artifact import load_artifact  # noqa: E402
 
 STEPS = (4, 8, 16, 32, 64, 128)
 SPIKE_T = 32  # spikes (sigma-delta: graded messages) per sample are counted over this many steps
-MODES = {"lif": "snnc rate (LIF)", "sigma-delta": "snnc sigma-delta"}
+MODES = {"rate": ({}, "snnc rate (reset by subtraction)"), "rate_zero": ({"reset": "zero"}, "snnc rate, --reset zero"),
+         "sigma-delta": ({"coding": "sigma-delta"}, "snnc sigma-delta")}
 
 
 def spikes_per_sample(artifact: Path, x: np.ndarray) -> float:
@@ -47,9 +48,9 @@ def main() -> None:
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True)
     for ax, (name, maxpool) in zip(axes.flat, DIGITS_MODELS.items()):
         ann = None
-        for neuron, label in MODES.items():
-            artifact = out / f"{name}_{neuron}.snn"
-            snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=artifact, maxpool=maxpool, neuron=neuron)
+        for mode, (options, label) in MODES.items():
+            artifact = out / f"{name}_{mode}.snn"
+            snnc.compile(FIXTURES / f"{name}.h5", calibration=cal, output=artifact, maxpool=maxpool, **options)
             result = snnc.evaluate(artifact, test, STEPS)
             ann = 100 * result.ann_accuracy
             acc = [100 * r.accuracy for r in result.results]
@@ -57,7 +58,7 @@ def main() -> None:
                         + f" | {spikes_per_sample(artifact, x):.0f} |")
             ax.plot(STEPS, acc, marker="o", label=label)
             print(rows[-1], flush=True)
-        art = load_artifact(out / f"{name}_lif.snn")
+        art = load_artifact(out / f"{name}_rate.snn")
         predicted = soft_reset_predictions(art.float_net, art.manifest.scales, x, STEPS)
         baseline = [100 * float((predicted[t] == y).mean()) for t in STEPS]
         rows.append(f"| {name} | float soft-reset baseline | " + " | ".join(f"{a:.2f}" for a in baseline) + " | |")

@@ -86,7 +86,7 @@ def depth(net) -> int:
 
 def rate_accuracy(path: Path, out: Path, name: str, t: int, **options) -> float:
     """Rate coding compiled for T = t (--timesteps-hint t) and evaluated at T = t."""
-    artifact = out / f"{name}_rate_{t}.snn"
+    artifact = out / f"{name}_rate_{t}{''.join(f'_{v}' for v in options.values())}.snn"
     snnc.compile(path, calibration=out / "cal.npz", output=artifact, timesteps_hint=t, **options)
     return snnc.evaluate(artifact, out / "test.npz", (t,)).results[0].accuracy
 

@@ -189,6 +189,7 @@ def child_compile(model: str, cal: str, output: str, coding: str, target: str, c
     """In the child: one snnc.compile, timed, the calibration pass timed inside it; one JSON line."""
     took = []
     codings.calibrate_thresholds = timed(codings.calibrate_thresholds, took)
+    codings.calibrate_biases = timed(codings.calibrate_biases, took)
     options = _coding_option(coding) | ({"chips": int(chips)} if chips != "-" else {})
     start = time.perf_counter()
     try:
@@ -267,7 +268,7 @@ def calibrate_side_by_side(label: str, model: Path, cal: Path, test: Path, passe
         artifact = OUT / f"{model.stem}_{name.replace(' ', '_').replace(',', '')}_calibration.snn"
         try:
             for _ in range(runs):
-                snnc.compile(model, calibration=cal, output=artifact, **options)
+                snnc.compile(model, calibration=cal, output=artifact, reset="zero", **options)
         finally:
             codings.calibrate_thresholds = passes["new"]
         result = snnc.evaluate(artifact, test, timesteps=(16, 32, 64))
@@ -284,12 +285,13 @@ def calibrate_side_by_side(label: str, model: Path, cal: Path, test: Path, passe
 def all_samples(*args, **kwargs):
     """The new pass without its routing budget: every one of its SAMPLES calibration samples."""
     import snnc.compiler.passes.calibrate_thresholds as calibrate
+    import snnc.compiler.passes.replay as replay
 
-    budget, calibrate.ROUTE_MACS = calibrate.ROUTE_MACS, 1 << 62
+    budget, replay.ROUTE_MACS = replay.ROUTE_MACS, 1 << 62
     try:
         return calibrate.calibrate_thresholds(*args, **kwargs)
     finally:
-        calibrate.ROUTE_MACS = budget
+        replay.ROUTE_MACS = budget
 
 
 def no_calibration(net, *args, **kwargs):

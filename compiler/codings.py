@@ -42,6 +42,9 @@ def _ttfs(options) -> Coding:
 
 
 CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population, "ttfs": _ttfs}
+# The codings whose compile depends on --timesteps-hint (rate calibrates its biases for it and compensates
+# residual paths at it, ttfs fits its windows into it): the sweep compiles them once per T.
+TUNED_TO_TIMESTEPS = ("rate", "ttfs")
 
 
 def coding_for(options) -> Coding:

@@ -40,7 +40,7 @@ class CompileOptions(_Options):
         "relu", description="MaxPooling1D/2D: compile it exactly as a ReLU network of pairwise maxima, replace it by "
                             "average pooling (fewer neurons and layers, a different model), or refuse it")
     percentile: float = Field(99.9, gt=0, le=100, description="activation percentile that sets each layer's scale")
-    max_rate: float = Field(0.9, gt=0, le=1, description="spikes per step that a layer's scale maps to")
+    max_rate: float = Field(1.0, gt=0, le=1, description="spikes per step that a layer's scale maps to")
     reset: Literal["subtract", "zero"] = Field(
         "subtract", description="rate coding: reset by subtraction (each neuron's projection onto itself; rates as "
                                 "the ANN asks) or Loihi's own reset to zero (thresholds calibrated for its loss; the "

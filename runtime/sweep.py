@@ -64,15 +64,17 @@ def grid(codings, percentiles, max_rates) -> list[SweepConfig]:
 
 def _run(model: str, calibration: str, data: str, config: SweepConfig, timesteps: tuple[int, ...], artifact: str,
          limit: int | None) -> tuple[list[dict], list[str]]:
-    """In a worker: compile one configuration, evaluate it at each T (counts are per T). TTFS fits
-    its windows into the T it is compiled for, so it is compiled once per T (artifact_T<T>.snn). A
-    compile the compiler refuses is returned as its reason, not raised."""
+    """In a worker: compile one configuration, evaluate it at each T (counts are per T). A coding
+    tuned to the T it is compiled for (rate calibrates for it, TTFS fits its windows into it) is
+    compiled once per T (artifact_T<T>.snn). A compile the compiler refuses is returned as its
+    reason, not raised."""
     import snnc
+    from snnc.compiler.codings import TUNED_TO_TIMESTEPS
     from snnc.runtime.compilation_cache import enable_compilation_cache
 
     enable_compilation_cache()
     options = {"max_rate": config.max_rate} if config.max_rate is not None else {}
-    per_t = config.coding == "ttfs"
+    per_t = config.coding in TUNED_TO_TIMESTEPS
     points, refused = [], []
     for i, t in enumerate(timesteps):
         path = f"{artifact.removesuffix('.snn')}_T{t}.snn" if per_t else artifact

@@ -108,7 +108,7 @@ def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps
 
 def sweep(model: str | Path, calibration: str | Path, data: str | Path, output: str | Path = "sweep",
           codings: Sequence[str] = ("rate", "sigma-delta", "population", "ttfs"), timesteps: Sequence[int] = (8, 16, 32, 64),
-          percentiles: Sequence[float] = (99.9,), max_rates: Sequence[float] = (0.9,), limit: int | None = None,
+          percentiles: Sequence[float] = (99.9,), max_rates: Sequence[float] = (1.0,), limit: int | None = None,
           workers: int | None = None, max_steps: int | None = None, max_energy: float | None = None) -> SweepResult:
     """Compile `model` for every combination of codings, percentiles and (rate coding) max rates in
     parallel worker processes, evaluate each at every T, write sweep.json and pareto.png to

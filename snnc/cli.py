@@ -280,7 +280,7 @@ def _floats(value: str) -> tuple[float, ...]:
               help=f"comma-separated, of: {', '.join(choices('coding'))}")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
 @click.option("--percentile", "percentiles", default="99.9", show_default=True, help="comma-separated percentiles")
-@click.option("--max-rate", "max_rates", default="0.9", show_default=True, help="comma-separated (rate coding)")
+@click.option("--max-rate", "max_rates", default="1.0", show_default=True, help="comma-separated (rate coding)")
 @click.option("--samples", type=int, help="evaluate only the first N samples")
 @click.option("--workers", type=int, help="worker processes (default: one per configuration, at most the CPUs)")
 @click.option("--max-steps", type=int, help="best configuration: at most this T")

@@ -33,11 +33,12 @@ def test_grid_written_with_plot(swept):
 
 def test_best_pick_matches_a_manual_compile_and_evaluate(swept):
     import snnc
+    from snnc.compiler.codings import TUNED_TO_TIMESTEPS
 
     tmp, cal, test, result = swept
     best = result.best
     options = {"max_rate": best.config.max_rate} if best.config.max_rate is not None else {}
-    if best.config.coding == "ttfs":  # compiled for the T it is read at
+    if best.config.coding in TUNED_TO_TIMESTEPS:  # compiled for the T it is read at
         options["timesteps_hint"] = best.timesteps
     snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=tmp / "manual.snn", coding=best.config.coding,
                  percentile=best.config.percentile, **options)

@@ -246,6 +246,27 @@ def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None
     return int(np.asarray(fired, np.int64)[start - 1:].sum())
 
 
+@partial(jax.jit, static_argnames=("target",))
+def _reading_scan(pop, target, a_in):
+    batch = a_in.shape[1]
+
+    def body(carry, a):
+        state, count = carry
+        state = pop.step(state, a, None, target)
+        return (state, count + _fired(state.s).astype(jnp.int32)), None
+
+    zeros = jnp.zeros((batch, *pop.shape), jnp.int32)
+    (state, count), _ = jax.lax.scan(body, (pop.init_state(batch), zeros), a_in)
+    return pop.reading(state), count
+
+
+def population_reading(pop, target: Target, a_in) -> np.ndarray:
+    """The output population `pop` alone, stepped over its synaptic input a_in (T, B, *shape): its
+    reading after the last step, int64 (B, *shape), as readout() gives it at T."""
+    v, count = _reading_scan(_anonymous(pop), target, jnp.asarray(a_in, jnp.int32))
+    return pop.readout(fetched(v).astype(np.int64), fetched(count).astype(np.int64), target)
+
+
 def _own(recurrent) -> tuple:
     return tuple(q.replace(src="", dst="") for q in recurrent)
 

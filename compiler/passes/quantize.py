@@ -20,12 +20,15 @@ and Loihi agree on (even values in [-254, 254] when a projection has both signs,
 Lava's MIXED sign mode drops; [-255, 255] otherwise) and the largest possible input current
 sum_q max_row sum |m| (the self-projection and the bias included) fits. Weights are W' vth_p
 rounded to that grid (weight_exp 0: negative exponents round differently in Lava and on the
-chip). Biases come as weights from a tonic host source (compiler/ir/neurons/host.py) that fires at
-every step from the one at which p's first input can arrive (its depth d: steps d + 1..T), on
-the same grid with the smallest exponent that fits. A residual path from a source at depth d_src
-delivers for T - d_src - 1 steps instead: its weights are scaled by (T - d) / (T - d_src - 1).
+chip). A hidden population's biases come as weights from a tonic host source
+(compiler/ir/neurons/host.py) that fires at every step from the one at which p's first input can
+arrive (its depth d: steps d + 1..T), on the same grid with the smallest exponent that fits. A
+residual path from a source at depth d_src delivers for T - d_src - 1 steps instead: its weights
+are scaled by (T - d) / (T - d_src - 1).
 The output population never spikes in practice (vth at its maximum, hard reset, du = 4095,
-dv = 0: v integrates the weighted input), read out as spikes * V + v. The input arrives as spike
+dv = 0: v integrates the weighted input), read out as spikes * V + v; its bias comes from a tonic
+source too, unless that synapse would exceed the target's fan-in (then from its own register,
+scaled by (T - d) / T for the steps before its input arrives). The input arrives as spike
 trains the host generates at rate rho x / lambda_in (SpikeInput, reset by subtraction).
 """
 
@@ -38,6 +41,7 @@ import numpy as np
 from snnc.compiler.ir.neurons.host import Tonic
 from snnc.compiler.ir.spiking import (FloatNet, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet,
                                      one_to_one, path_depths)
+from snnc.compiler.resources import fan_in
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -45,7 +49,7 @@ from snnc.targets import Target
 
 @dataclass(frozen=True)
 class RateCoding:
-    max_rate: float = 0.9  # rho: the rate (spikes per step) an activation of lambda maps to
+    max_rate: float = 1.0  # rho: the rate (spikes per step) an activation of lambda maps to
     v_init: float = 0.5  # the soft-reset potential a neuron starts from, as a fraction of its threshold
     timesteps: int = 64  # the T the network is tuned for (latency compensation)
     reset: str = "subtract"  # "subtract": soft reset (module docstring); "zero": Loihi's own hard reset
@@ -75,13 +79,15 @@ def to_weight_grid(scaled: np.ndarray, target: Target) -> np.ndarray:
     return np.clip(m, -top, top).astype(np.int32)
 
 
+def largest_row_sum(w: np.ndarray, kind: str):
+    """The largest sum of |W| into one neuron (exact: int64 for integer weights)."""
+    a = np.abs(w.astype(np.int64) if np.issubdtype(w.dtype, np.integer) else w.astype(np.float64))
+    return (a.sum(axis=1) if kind == "dense" else a.reshape(-1, a.shape[-1]).sum(axis=0)).max(initial=0)
+
+
 def max_input_current(weights: list[np.ndarray], kinds: list[str]) -> int:
     """Largest |a_in| any neuron can receive: per projection the largest row sum of |W|."""
-    total = 0
-    for w, kind in zip(weights, kinds):
-        a = np.abs(w.astype(np.int64))
-        total += int(a.sum(axis=1).max() if kind == "dense" else a.reshape(-1, a.shape[-1]).sum(axis=0).max())
-    return total
+    return int(sum(largest_row_sum(w, kind) for w, kind in zip(weights, kinds)))
 
 
 def split_bias(bias_v: np.ndarray, target: Target) -> tuple[np.ndarray, int]:
@@ -102,10 +108,12 @@ def on_exponent_grid(values: np.ndarray, target: Target) -> tuple[np.ndarray, in
     return to_weight_grid(values / 2 ** exp, target), exp
 
 
-def _largest_threshold(scaled: list[np.ndarray], target: Target, fits, name: str) -> int:
-    """The largest vth at which every weight W' vth fits the 8-bit grid and fits(vth) holds."""
+def _largest_threshold(scaled: list[np.ndarray], target: Target, fits, name: str, ceiling: float = np.inf) -> int:
+    """The largest vth (at most ceiling) at which every weight W' vth fits the 8-bit grid and
+    fits(vth) holds."""
     peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
     vth = target.vth_max if peak == 0 else int(min(target.vth_max, (2 ** target.weight_bits - 2) / peak))
+    vth = max(1, int(min(vth, ceiling)))
     while vth >= 1:
         if fits(vth):
             return vth
@@ -143,7 +151,10 @@ def _hidden(pop, scale: float, scaled, incoming, beta, target: Target, coding: R
         vth = _on_self_grid(vth, target)
         return target.leak_for(_at_threshold(scaled, kinds, beta, vth, target)[3] + vth)
 
-    vth = _on_self_grid(_largest_threshold(scaled, target, lambda v: leak(v) <= leak_limit, pop.name), target)
+    # the current grows about linearly with vth: start the search where it would reach the limit
+    per_vth = sum(largest_row_sum(w, kind) for w, kind in zip(scaled, kinds)) + 1 + float(np.abs(beta).max(initial=0))
+    ceiling = target.max_current(leak_limit) / per_vth
+    vth = _on_self_grid(_largest_threshold(scaled, target, lambda v: leak(v) <= leak_limit, pop.name, ceiling), target)
     weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, vth, target)
     self_exp = max(0, vth.bit_length() - target.weight_bits)
     inhibition = one_to_one(pop.name, pop.name, pop.shape, np.int32(-(vth >> self_exp)), self_exp)
@@ -153,15 +164,21 @@ def _hidden(pop, scale: float, scaled, incoming, beta, target: Target, coding: R
     return neurons, weights, bias, bias_exp, [inhibition]
 
 
-def _output(pop, scale: float, scaled, incoming, beta, target: Target):
-    """The output population: integrates its weighted input in v and never spikes."""
+def _output(pop, scale: float, scaled, incoming, beta, target: Target, window: float):
+    """The output population: integrates its weighted input in v and never spikes. Its bias comes
+    from the tonic source like a hidden population's, unless that one synapse more would exceed
+    the target's fan-in (an output pooled over 4096 inputs): then it stays in its own register,
+    which v integrates from step 1, scaled by `window` = (T - d) / T."""
     kinds = [q.kind for q in incoming]
+    tonic = sum(fan_in(q) for q in incoming) < target.max_fan_in
+    fitted = beta if tonic else np.zeros_like(beta)
     theta = _largest_threshold(scaled, target,
-                               lambda v: _at_threshold(scaled, kinds, beta, v, target)[3] <= target.max_input_current,
+                               lambda v: _at_threshold(scaled, kinds, fitted, v, target)[3] <= target.max_input_current,
                                pop.name)
-    weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, theta, target)
-    neurons = LifPopulation(pop.name, pop.shape, pop.role, target.vth_max, np.zeros(pop.shape, np.int32), 0, 0,
-                            target.if_du, 0, scale, pop.layer)
+    weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, fitted, theta, target)
+    mant, exp = split_bias(np.zeros(pop.shape) if tonic else beta * window * (theta << target.vth_shift), target)
+    neurons = LifPopulation(pop.name, pop.shape, pop.role, target.vth_max, mant, exp, 0, target.if_du, 0, scale,
+                            pop.layer)
     return neurons, weights, bias, bias_exp, []
 
 
@@ -186,16 +203,17 @@ def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float
         scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
         beta = rho * np.broadcast_to(pop.bias, pop.shape) / scales[pop.name]
         scale = scales[pop.name]
+        window = max(coding.timesteps - depth[pop.name], 1) / coding.timesteps
         neurons, weights, bias, bias_exp, extra = (
-            _output(pop, scale, scaled, incoming, beta, target) if pop.role == "output" else
+            _output(pop, scale, scaled, incoming, beta, target, window) if pop.role == "output" else
             _hidden(pop, scale, scaled, incoming, beta, target, coding))
         pops.append(neurons)
         projections += [q.replace(weight=w) for q, w in zip(incoming, weights)] + extra
-        if bias.any() or pop.role == "hidden":  # a hidden one's, even zero, for calibrate_biases to tune
+        if bias.any() or pop.role == "hidden":  # a hidden one's even zero, for calibrate_biases to tune
             projections.append(Projection(tonic_name(depth[pop.name]), pop.name, bias, weight_exp=bias_exp))
     used = {q.src for q in projections}
-    sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
-    sources += [t for t in tonics if t.name in used]
+    sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer),
+               *(t for t in tonics if t.name in used)]
     notes = [f"rate coding: activation lambda -> {rho:g} spikes/step; reset by subtraction (each neuron's projection "
              f"onto itself, u's leak at most {MAX_LEAK:g} per step), starting at {coding.v_init:g} x threshold; "
              "biases from tonic host sources switched on with each layer's first input; input as host-generated "

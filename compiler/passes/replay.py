@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import population_trains, synaptic_input_trains
+from snnc.backends.jax.simulator import population_reading, population_trains, synaptic_input_trains
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.targets import Target
 
@@ -68,6 +68,14 @@ class Replay:
             parts.append(synaptic_input_trains(self.net, pop.name, sources, projections))
         return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=1)
 
+    def answers(self) -> np.ndarray:
+        """The class the output population reads at T on every sample (before it is advanced: its
+        sources' records are still kept)."""
+        out = self.net.output
+        parts = [population_reading(out, self.target, self.a_in(out, lo, hi)).reshape(hi - lo, -1).argmax(axis=1)
+                 for lo, hi in _chunks(0, len(self.x), self._chunk_size(out))]
+        return np.concatenate(parts)
+
     def advance(self, i: int, pop, own=(), a_fit=None) -> None:
         """Record population i (as fitted: pop, its projections onto itself `own`) if it is read
         later, reusing a_fit (the a_in of its first samples); drop the records it was the last
@@ -96,6 +104,21 @@ class Replay:
     def _chunk_size(self, pop) -> int:
         widest = max([pop.size, *(self.net.population(q.src).size for q in self.net.incoming(pop.name))])
         return max(1, CHUNK_BYTES // (4 * self.steps * widest))
+
+
+def answers(net: SpikingNet, target: Target, x: np.ndarray, steps: int) -> np.ndarray:
+    """The network's class on every sample at T = steps, replayed layer by layer."""
+    run = Replay(net, target, x, steps)
+    for i, pop in enumerate(net.populations[:-1]):
+        run.advance(i, pop, own_projections(net, pop.name))
+    return run.answers()
+
+
+def ann_classes(float_net: FloatNet, x: np.ndarray) -> np.ndarray:
+    forward = jax.jit(float_net.forward)
+    out = float_net.populations[-1].name
+    return np.concatenate([np.asarray(forward(x[lo:hi])[out]).reshape(hi - lo, -1).argmax(axis=1)
+                           for lo, hi in _chunks(0, len(x), FORWARD_BATCH)])
 
 
 def positive_activations(float_net: FloatNet, x: np.ndarray, reduce) -> dict[str, np.ndarray]:
