@@ -26,3 +26,24 @@ def write_digits(tmp: Path) -> tuple[Path, Path]:
 
 # the digits fixtures and the --maxpool option each compiles with
 DIGITS_MODELS = {"lenet": "refuse", "resnet": "refuse", "mlp": "refuse", "depthwise": "refuse", "maxpool": "avg"}
+
+
+def captured_calibration(name: str, model: Path, calibration: Path, output: Path, **options) -> tuple[tuple, dict]:
+    """The arguments compile hands the calibration pass `name` (as compiler/codings.py refers to
+    it), captured from a compile of `model`."""
+    import pytest
+
+    import snnc
+    import snnc.compiler.codings as codings
+
+    captured = {}
+    inner = getattr(codings, name)
+
+    def capture(*args, **kwargs):
+        captured.update(args=args, kwargs=kwargs)
+        return inner(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codings, name, capture)
+        snnc.compile(model, calibration=calibration, output=output, **options)
+    return captured["args"], captured["kwargs"]

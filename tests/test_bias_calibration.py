@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-import snnc
 import snnc.backends.jax.simulator as simulator
-import snnc.compiler.codings as codings
 import snnc.compiler.passes.calibrate_biases as calibrate
-from helpers import FIXTURES
+from helpers import FIXTURES, captured_calibration
 from test_reset_by_subtraction import random_rate_net
 from snnc.backends.jax.simulator import trace
 from snnc.compiler.ir.spiking import SpikingNet, path_depths
@@ -41,18 +39,9 @@ def test_the_replay_is_the_whole_network(seed):
 @pytest.fixture(scope="module")
 def depthwise_inputs(data, tmp_path_factory):
     """The arguments compile hands the pass for the digits depthwise net (BN folded into depthwise
-    convolutions: the model whose rates drift most), captured from a compile."""
-    captured = {}
-
-    def capture(*args, **kwargs):
-        captured.update(args=args, kwargs=kwargs)
-        return calibrate.calibrate_biases(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(codings, "calibrate_biases", capture)
-        snnc.compile(FIXTURES / "depthwise.h5", calibration=data[0], output=tmp_path_factory.mktemp("dw") / "dw.snn",
-                     timesteps_hint=24)
-    return captured["args"], captured["kwargs"]
+    convolutions: the model whose rates drift most)."""
+    return captured_calibration("calibrate_biases", FIXTURES / "depthwise.h5", data[0],
+                                tmp_path_factory.mktemp("dw") / "dw.snn", timesteps_hint=24)
 
 
 def _channel_gaps(net: SpikingNet, float_net, scales, x, steps: int, rho: float) -> dict[str, float]:

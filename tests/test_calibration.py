@@ -11,10 +11,9 @@ from numpy.testing import assert_array_equal
 
 import snnc
 import snnc.backends.jax.simulator as simulator
-import snnc.compiler.codings as codings
 import snnc.compiler.passes.calibrate_thresholds as calibrate
 import snnc.compiler.passes.replay as replay
-from helpers import FIXTURES
+from helpers import FIXTURES, captured_calibration
 from lava_nets import random_input_bias, random_lava_net
 from test_simulator_exact import _pop, random_net
 from snnc.backends.jax.simulator import population_spike_count, population_trains, synaptic_input_trains, trace
@@ -58,18 +57,9 @@ def test_a_population_replayed_from_its_sources_is_the_whole_networks(family, se
 
 @pytest.fixture(scope="module")
 def lenet_inputs(data, tmp_path_factory):
-    """The arguments compile hands the calibration pass for the digits LeNet (captured from a compile)."""
-    captured = {}
-
-    def capture(*args, **kwargs):
-        captured.update(args=args, kwargs=kwargs)
-        return calibrate.calibrate_thresholds(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(codings, "calibrate_thresholds", capture)
-        snnc.compile(FIXTURES / "lenet.h5", calibration=data[0], output=tmp_path_factory.mktemp("lenet") / "captured.snn",
-                     reset="zero")
-    return captured["args"], captured["kwargs"]
+    """The arguments compile hands the calibration pass for the digits LeNet."""
+    return captured_calibration("calibrate_thresholds", FIXTURES / "lenet.h5", data[0],
+                                tmp_path_factory.mktemp("lenet") / "captured.snn", reset="zero")
 
 
 def _whole_network_thresholds(args, kwargs, samples: int) -> dict[str, int]:

@@ -5,7 +5,7 @@ input the weights allow for thousands of steps; and deep digits networks answer 
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from numpy.testing import assert_array_equal
 
 from helpers import FIXTURES
@@ -42,8 +42,9 @@ def random_rate_net(seed: int, bias_scale: float = 0.1):
 @given(st.integers(0, 2 ** 31))
 def test_jax_equals_numpy_equals_lava(seed):
     net, drive = random_rate_net(seed)
-    want = assert_jax_equals_numpy_equals_lava(net, drive, 20)
-    assert want.s["conv"].any() and want.s["dense"].any()
+    spikes = trace(net, LOIHI2, drive, 20).s
+    assume(spikes["conv"].any() and spikes["dense"].any())  # random weights can leave a layer silent: test less
+    assert_jax_equals_numpy_equals_lava(net, drive, 20)
     assert any(p.kind == "tonic" for p in net.populations) and net.resets_by_subtraction
 
 

@@ -5,7 +5,7 @@ the ANN's accuracy; networks that are not layered are refused."""
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from helpers import FIXTURES
 from lava_nets import assert_jax_equals_numpy_equals_lava
@@ -42,8 +42,10 @@ def random_ttfs_net(seed: int, timesteps: int = 24):
 @given(st.integers(0, 2 ** 31))
 def test_ttfs_jax_equals_numpy_equals_lava(seed):
     net, drive = random_ttfs_net(seed)
-    want = assert_jax_equals_numpy_equals_lava(net, drive, net.output.read_step + 2)
-    assert want.s["dense"].any() and want.s["conv"].any()
+    steps = net.output.read_step + 2
+    spikes = trace(net, LOIHI2, drive, steps).s
+    assume(spikes["dense"].any() and spikes["conv"].any())  # random weights can leave a layer silent: test less
+    assert_jax_equals_numpy_equals_lava(net, drive, steps)
 
 
 @pytest.mark.parametrize("seed", range(4))

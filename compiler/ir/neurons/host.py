@@ -43,9 +43,27 @@ class HostSource(Neurons):
                           {}, (), graded=False)
 
 
+class _Scheduled(HostSource):
+    """A host source whose neurons fire at fixed steps, the same for every sample: fires(t, steps)
+    says which, for a step t (a JAX scalar) or a column of steps (numpy)."""
+    steps: tuple[int, ...]  # per neuron: the step its schedule is defined by
+
+    def fires(self, t, steps):
+        raise NotImplementedError
+
+    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
+        t = state.t + 1
+        return TimedSpikes(t, jnp.broadcast_to(self.fires(t, jnp.asarray(self.steps, jnp.int32)), state.s.shape))
+
+    def violations(self, target: Target, where: str) -> list[str]:
+        return [] if len(self.steps) == self.size and min(self.steps) >= 1 else [f"{where}: bad firing steps"]
+
+    def lava(self, drives, steps: int, target: Target) -> NeuronSpec:
+        return self._ring_buffer([self.fires(np.arange(1, steps + 1)[:, None], np.asarray(self.steps)[None])])
+
 
 @neuron_kind
-class Clock(HostSource):
+class Clock(_Scheduled):
     name: str = static()
     shape: tuple[int, ...] = static()
     role: str = static()
@@ -56,19 +74,16 @@ class Clock(HostSource):
 
     summary: ClassVar[str] = "host clock (each neuron fires once, at a fixed step)"
 
-    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
-        t = state.t + 1
-        return TimedSpikes(t, jnp.broadcast_to(t == jnp.asarray(self.fire_at, jnp.int32), state.s.shape))
+    @property
+    def steps(self) -> tuple[int, ...]:
+        return self.fire_at
 
-    def violations(self, target: Target, where: str) -> list[str]:
-        return [] if len(self.fire_at) == self.size and min(self.fire_at) >= 1 else [f"{where}: bad firing steps"]
-
-    def lava(self, drives, steps: int, target: Target) -> NeuronSpec:
-        return self._ring_buffer([np.arange(1, steps + 1)[:, None] == np.asarray(self.fire_at)[None]])
+    def fires(self, t, steps):
+        return t == steps
 
 
 @neuron_kind
-class Tonic(HostSource):
+class Tonic(_Scheduled):
     name: str = static()
     shape: tuple[int, ...] = static()
     role: str = static()
@@ -79,12 +94,9 @@ class Tonic(HostSource):
 
     summary: ClassVar[str] = "host tonic source (each neuron fires at every step from a fixed one on)"
 
-    def step(self, state: TimedSpikes, a_in, drive, target: Target) -> TimedSpikes:
-        t = state.t + 1
-        return TimedSpikes(t, jnp.broadcast_to(t >= jnp.asarray(self.start, jnp.int32), state.s.shape))
+    @property
+    def steps(self) -> tuple[int, ...]:
+        return self.start
 
-    def violations(self, target: Target, where: str) -> list[str]:
-        return [] if len(self.start) == self.size and min(self.start) >= 1 else [f"{where}: bad first steps"]
-
-    def lava(self, drives, steps: int, target: Target) -> NeuronSpec:
-        return self._ring_buffer([np.arange(1, steps + 1)[:, None] >= np.asarray(self.start)[None]])
+    def fires(self, t, steps):
+        return t >= steps
