@@ -196,6 +196,20 @@ def test_capped_relu_is_exercised_and_split(built):
     assert not any("/" in n for n in names)
 
 
+def test_the_part_above_a_cap_shares_its_relus_scale(built, tmp_path):
+    """relu(z - c) <= relu(z): the above-cap population takes (at least) its ReLU's scale, not the percentile of
+    its rare positive values (which made its weights too large for sigma-delta's 16-bit bias)."""
+    import snnc
+    from snnc.runtime.artifact import load_artifact
+
+    _, folder, _, _ = built["capped_relu"]
+    snnc.compile(folder / "capped_relu.keras", calibration=folder / "cal.npz", output=tmp_path / "c.snn",
+                 coding="sigma-delta")
+    scales = load_artifact(tmp_path / "c.snn").manifest.scales
+    for base, above in [("six", "six.above6"), ("conv6", "conv6.above6"), ("half", "half.above0.5")]:
+        assert scales[above] >= scales[base], (base, scales[base], scales[above])
+
+
 @pytest.mark.parametrize("name,suffix", CASES)
 def test_cli_compile_and_evaluate_ann_accuracy_matches_keras(built, name, suffix, tmp_path, capsys):
     _, folder, x, y = built[name]

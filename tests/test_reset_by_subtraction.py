@@ -18,7 +18,7 @@ from snnc.compiler.passes.quantize import RateCoding, quantize
 from snnc.targets import LOIHI2
 
 
-def random_rate_net(seed: int, bias_scale: float = 0.1):
+def random_float_net(seed: int, bias_scale: float = 0.1) -> tuple[FloatNet, dict[str, float]]:
     """input 5x5x2 -> conv 3x3 (3 channels) -> dense 6 -> output 4, with a residual projection from
     the conv to the output; random weights, biases and scales."""
     rng = np.random.default_rng(seed)
@@ -32,10 +32,13 @@ def random_rate_net(seed: int, bias_scale: float = 0.1):
                    Projection("conv", "dense", f32(6, 75, scale=0.3)),
                    Projection("dense", "output", f32(4, 6, scale=0.5)),
                    Projection("conv", "output", f32(4, 75, scale=0.1)))
-    scales = {"input": 1.0, **{p: float(rng.uniform(0.3, 2)) for p in ("conv", "dense", "output")}}
-    net, _ = quantize(FloatNet(pops, projections), LOIHI2, scales, RateCoding(timesteps=16))
-    drive = rng.integers(0, LOIHI2.input_full + 1, (2, 5, 5, 2)).astype(np.int32)
-    return net, drive
+    return FloatNet(pops, projections), {"input": 1.0, **{p: float(rng.uniform(0.3, 2)) for p in ("conv", "dense", "output")}}
+
+
+def random_rate_net(seed: int, bias_scale: float = 0.1):
+    net, scales = random_float_net(seed, bias_scale)
+    drive = np.random.default_rng(seed + 1).integers(0, LOIHI2.input_full + 1, (2, 5, 5, 2)).astype(np.int32)
+    return quantize(net, LOIHI2, scales, RateCoding(timesteps=16))[0], drive
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -88,6 +91,20 @@ def test_u_never_wraps_at_the_largest_possible_input(seed):
         full = np.full((1, 5, 5, 2), LOIHI2.input_full, np.int32)
         u = np.abs(trace(extreme, LOIHI2, full, 3000).u["conv"])
         assert u.max() < LOIHI2.u_wrap and u.max() > 8 * (conv.vth << LOIHI2.vth_shift)
+
+
+def test_a_rare_activation_leaks_more_rather_than_being_refused():
+    """A population whose scale is tiny against its inputs' (a capped ReLU's part above the cap)
+    cannot keep u's leak below 1/32 even at threshold 1: it gets the leak that still proves u never
+    wraps, and the note names it."""
+    float_net, scales = random_float_net(0)
+    peak = float(np.abs(float_net.incoming("dense")[0].weight).max())
+    scales["dense"] = scales["conv"] * peak / 250  # the largest weight 250 at threshold 1: a sum of ~4500
+    net, notes = quantize(float_net, LOIHI2, scales, RateCoding(timesteps=16))
+    dense = net.population("dense")
+    assert dense.du + 1 > 4096 / 32 and dense.du <= 4095
+    check_limits(net, LOIHI2)  # u never wraps, proven at this du
+    assert "dense" in notes[0].split("more where")[1]
 
 
 def test_the_digits_resnet_answers_within_two_points_at_16_steps(data, tmp_path):

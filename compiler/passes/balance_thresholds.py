@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from snnc.compiler.ir.spiking import FloatNet
+from snnc.compiler.passes.split_capped_relu import capped_base
 
 EDGES = np.logspace(-8, 8, 4097)
 
@@ -71,4 +72,8 @@ def weight_bound_scales(net: FloatNet, input_max: float = 1.0) -> dict[str, floa
 def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -> tuple[dict[str, float], list[str]]:
     if calibration is None:
         return weight_bound_scales(net), ["no calibration data: scales from weight bounds (expect lower accuracy)"]
-    return activation_scales(net, calibration), [f"scales: {calibration.percentile:g}th percentile of positive activations; input: maximum"]
+    scales = activation_scales(net, calibration)
+    for name in scales:  # a capped ReLU's part above the cap shares its ReLU's scale (split_capped_relu.py)
+        if capped_base(name) in scales:
+            scales[name] = max(scales[name], scales[capped_base(name)])
+    return scales, [f"scales: {calibration.percentile:g}th percentile of positive activations; input: maximum"]

@@ -113,7 +113,7 @@ def _largest_threshold(scaled: list[np.ndarray], target: Target, fits, name: str
     fits(vth) holds."""
     peak = max(float(np.abs(w).max(initial=0.0)) for w in scaled)
     vth = target.vth_max if peak == 0 else int(min(target.vth_max, (2 ** target.weight_bits - 2) / peak))
-    vth = max(1, int(min(vth, ceiling)))
+    vth = int(min(vth, ceiling))
     while vth >= 1:
         if fits(vth):
             return vth
@@ -151,10 +151,17 @@ def _hidden(pop, scale: float, scaled, incoming, beta, target: Target, coding: R
         vth = _on_self_grid(vth, target)
         return target.leak_for(_at_threshold(scaled, kinds, beta, vth, target)[3] + vth)
 
-    # the current grows about linearly with vth: start the search where it would reach the limit
+    # the current grows about linearly with vth: start the search where it would reach the limit; a
+    # population whose inputs are large against its own scale (a rare activation: a capped ReLU's
+    # part above the cap) may leak more, up to u = its input (du = 4095)
     per_vth = sum(largest_row_sum(w, kind) for w, kind in zip(scaled, kinds)) + 1 + float(np.abs(beta).max(initial=0))
-    ceiling = target.max_current(leak_limit) / per_vth
-    vth = _on_self_grid(_largest_threshold(scaled, target, lambda v: leak(v) <= leak_limit, pop.name, ceiling), target)
+    try:
+        vth = _largest_threshold(scaled, target, lambda v: leak(v) <= leak_limit, pop.name,
+                                 target.max_current(leak_limit) / per_vth)
+    except SnncError:
+        vth = _largest_threshold(scaled, target, lambda v: leak(v) < 2 ** target.decay_bits, pop.name,
+                                 target.max_input_current / per_vth)
+    vth = _on_self_grid(vth, target)
     weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, vth, target)
     self_exp = max(0, vth.bit_length() - target.weight_bits)
     inhibition = one_to_one(pop.name, pop.name, pop.shape, np.int32(-(vth >> self_exp)), self_exp)
@@ -214,8 +221,12 @@ def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float
     used = {q.src for q in projections}
     sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer),
                *(t for t in tonics if t.name in used)]
+    leaky = [f"{p.name} {(p.du + 1) / 2 ** target.decay_bits:.2g}" for p in pops
+             if p.role == "hidden" and p.du + 1 > MAX_LEAK * 2 ** target.decay_bits]
     notes = [f"rate coding: activation lambda -> {rho:g} spikes/step; reset by subtraction (each neuron's projection "
-             f"onto itself, u's leak at most {MAX_LEAK:g} per step), starting at {coding.v_init:g} x threshold; "
+             f"onto itself, u's leak at most {MAX_LEAK:g} per step"
+             + (f", more where inputs are large against the population's own scale: {', '.join(leaky)}" if leaky else "")
+             + f"), starting at {coding.v_init:g} x threshold; "
              "biases from tonic host sources switched on with each layer's first input; input as host-generated "
              f"spike trains; residual paths compensated for each layer's latency at T={coding.timesteps}"]
     return SpikingNet(tuple(sources + pops), tuple(projections), encoding, net.notes), notes
@@ -238,7 +249,8 @@ def _reset_to_zero(net: FloatNet, target: Target, scales: dict[str, float], codi
         scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
         kinds = [q.kind for q in incoming]
         theta = _largest_threshold(scaled, target, lambda v: max_input_current(
-            [to_weight_grid(w * v, target) for w in scaled], kinds) <= target.max_input_current, pop.name)
+            [to_weight_grid(w * v, target) for w in scaled], kinds) <= target.max_input_current, pop.name) \
+           
         projections += [q.replace(weight=to_weight_grid(w * theta, target)) for q, w in zip(incoming, scaled)]
         v_threshold = theta << target.vth_shift
         window = max(coding.timesteps - depth[pop.name], 1) / coding.timesteps

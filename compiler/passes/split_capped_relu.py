@@ -10,14 +10,28 @@ population P = '<layer>'; else P = N) becomes
     P.above{c}/neg     Affine(-1)(P.above{c})
     P/relu{c}          Add(N, P.above{c}/neg)       what N's consumers read
 so the float net (populations of plain ReLUs joined by linear projections) is the Keras model
-exactly; the next layer receives the second population through negated weights. Population names
+exactly; the next layer receives the second population through negated weights. The second
+population's activations never exceed the first's (relu(z - c) <= relu(z)), and are mostly zero,
+so its activation scale is taken as the first's (balance_thresholds) rather than the percentile of
+its rare positive values, which made its weights too large to fit (the currents of rate and TTFS
+coding, sigma-delta's 16-bit bias). Population names
 get no '/' (exports use them as HDF5 group names).
 """
 
 from __future__ import annotations
 
+import re
+
 from snnc.compiler.ir.float_graph import Add, Affine, FloatGraph, Layer, Relu
 from snnc.errors import SnncError
+
+ABOVE = re.compile(r"^(?P<base>.+)\.above[-+0-9.e]+$")  # P.above{c}: the part of population P above its cap
+
+
+def capped_base(name: str) -> str | None:
+    """For a capped ReLU's second population P.above{c}, P (the ReLU it is the part above the cap of)."""
+    match = ABOVE.match(name)
+    return match["base"] if match else None
 
 
 def _split(layer: Layer) -> tuple[list[Layer], str]:
