@@ -58,8 +58,7 @@ def calibrate_biases(net: SpikingNet, float_net: FloatNet, target: Target, calib
         if i == len(net.populations) - 1:
             calibrated_answers = run.answers()
         run.advance(i, pop, own, a_fit)
-    budget = f" (at most {replay.SAMPLES}: {replay.ROUTE_MACS:.2g} synaptic operations routed)" \
-        if len(x) < replay.SAMPLES else ""
+    budget = replay.budget_note(len(x))
     ann = replay.ann_classes(float_net, x)
     after = float((calibrated_answers == ann).mean())
     before = float((replay.answers(original, target, x, timesteps) == ann).mean())

@@ -35,8 +35,7 @@ def calibrate_thresholds(net: SpikingNet, float_net: FloatNet, target: Target, c
                     fewer.append(f"{pop.name} {fitted}")
         run.advance(i, pops[i], a_fit=a_fit)
     calibrated = SpikingNet(tuple(pops), net.projections, net.encoding, net.notes)
-    budget = f" (at most {replay.SAMPLES}: {replay.ROUTE_MACS:.2g} synaptic operations routed)" \
-        if len(x) < replay.SAMPLES else ""
+    budget = replay.budget_note(len(x))
     note = (f"thresholds calibrated for T={timesteps} on {len(x)} samples{budget}, layer by layer (each population "
             "alone from its inputs as the calibrated layers before it send them): " + ", ".join(changes))
     if fewer:

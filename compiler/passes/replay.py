@@ -41,6 +41,11 @@ def calibration_samples(net: SpikingNet, calibration, steps: int) -> np.ndarray:
     return np.concatenate(list(_first(calibration.batches(), count)))
 
 
+def budget_note(samples: int) -> str:
+    """What the notes say where the routing budget cut the calibration samples."""
+    return f" (at most {SAMPLES}: {ROUTE_MACS:.2g} synaptic operations routed)" if samples < SAMPLES else ""
+
+
 def own_projections(net: SpikingNet, name: str) -> list:
     return [q for q in net.incoming(name) if q.src == name]
 
