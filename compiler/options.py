@@ -45,7 +45,7 @@ class CompileOptions(_Options):
         "subtract", description="rate coding: reset by subtraction (each neuron's projection onto itself; rates as "
                                 "the ANN asks) or Loihi's own reset to zero (thresholds calibrated for its loss; the "
                                 "networks netx and NIR export can describe)")
-    timesteps_hint: int = Field(64, ge=1, le=MAX_TIMESTEPS, description="rate: the T thresholds are calibrated for; ttfs: the step the answer is read by")
+    timesteps_hint: int = Field(64, ge=1, le=MAX_TIMESTEPS, description="rate: the T biases (--reset zero: thresholds) are calibrated for; ttfs: the step the answer is read by")
     chips: int | None = Field(None, ge=1, le=MAX_CHIPS, description="chips on the board (default: the target's own count)")
 
     @field_validator("coding", mode="before")

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnc.compiler.ir.float_graph import HIGHEST
+from snnc.compiler.ir.neurons.lif import shift
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.runtime.devices import fetched
 from snnc.runtime.trace import Trace
@@ -31,7 +32,7 @@ def _synaptic_input(net: SpikingNet, states, index: dict[str, int], pop):
         spikes = states[index[q.src]].s
         x = spikes if src.graded else spikes.astype(jnp.float32)
         y = q.apply(x, src.shape, pop.shape).astype(jnp.int32)
-        total = total + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+        total = total + shift(y, q.weight_exp)
     return total
 
 
@@ -187,7 +188,7 @@ def _route(projections, sources, trains, shape):
         s = jnp.concatenate([src.init_state(batch).s[None], s[:steps - 1]])
         x = jnp.reshape(s if src.graded else s.astype(jnp.float32), (steps * batch, *src.shape))
         y = _apply(q, x, src.shape, shape).astype(jnp.int32)
-        total = total + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+        total = total + shift(y, q.weight_exp)
     return jnp.reshape(total, (steps, batch, *shape))
 
 
@@ -221,8 +222,8 @@ def _population_scan(pop, target, a_in, drive, steps, keep, recurrent):
     def body(state, a):
         a = zero if a is None else a
         for q in recurrent:
-            y = _apply(q, state.s.astype(jnp.float32), pop.shape, pop.shape).astype(jnp.int32)
-            a = a + ((y << q.weight_exp) if q.weight_exp >= 0 else (y >> -q.weight_exp))
+            x = state.s if pop.graded else state.s.astype(jnp.float32)
+            a = a + shift(_apply(q, x, pop.shape, pop.shape).astype(jnp.int32), q.weight_exp)
         state = pop.step(state, a, drive, target)
         return state, (_fired(state.s).sum(dtype=jnp.int32), state.s if keep else None)
 

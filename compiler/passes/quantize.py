@@ -123,10 +123,16 @@ def _largest_threshold(scaled: list[np.ndarray], target: Target, fits, name: str
                     "gives larger scales)")
 
 
-def _on_self_grid(vth: int, target: Target) -> int:
-    """vth rounded down to m << e with m on the weight grid, so that -vth is an exact weight."""
+def _self_weight(vth: int, target: Target) -> tuple[int, int]:
+    """(m, e) with m << e = vth rounded down and m on the weight grid: -m at exponent e is the
+    self-projection's exact weight."""
     exp = max(0, vth.bit_length() - target.weight_bits)
-    return (vth >> exp) << exp
+    return vth >> exp, exp
+
+
+def _on_self_grid(vth: int, target: Target) -> int:
+    mantissa, exp = _self_weight(vth, target)
+    return mantissa << exp
 
 
 def tonic_name(depth: int) -> str:
@@ -163,8 +169,8 @@ def _hidden(pop, scale: float, scaled, incoming, beta, target: Target, coding: R
                                  target.max_input_current / per_vth)
     vth = _on_self_grid(vth, target)
     weights, bias, bias_exp, _ = _at_threshold(scaled, kinds, beta, vth, target)
-    self_exp = max(0, vth.bit_length() - target.weight_bits)
-    inhibition = one_to_one(pop.name, pop.name, pop.shape, np.int32(-(vth >> self_exp)), self_exp)
+    mantissa, exp = _self_weight(vth, target)
+    inhibition = one_to_one(pop.name, pop.name, pop.shape, np.int32(-mantissa), exp)
     offset, offset_exp = split_bias(np.full(pop.shape, coding.v_init * (vth << target.vth_shift)), target)
     neurons = LifPopulation(pop.name, pop.shape, pop.role, vth, offset, offset_exp, 0, leak(vth),
                             2 ** target.decay_bits - 1, scale, pop.layer)
@@ -193,34 +199,47 @@ def quantize(net: FloatNet, target: Target, scales: dict[str, float], coding: Ra
     return (_reset_to_zero if coding.reset == "zero" else _reset_by_subtraction)(net, target, scales, coding)
 
 
-def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding):
-    rho = coding.max_rate
-    inp = net.populations[0]
-    full = target.input_full
-    encoding = InputEncoding(gain=rho * full / scales[inp.name], max_mant=full)
-    factor = residual_factors(net, coding.timesteps)
-    depth = path_depths(net)
-    starts = sorted({depth[p.name] for p in net.populations[1:]})
-    tonics = [Tonic(tonic_name(d), (1,), "bias", (d,), 1.0, "bias") for d in starts]
-    projections: list[Projection] = []
-    pops = []
+def _spike_input(net: FloatNet, target: Target, scales: dict[str, float], rho: float) -> tuple[InputEncoding, SpikeInput]:
+    """The input: host-generated spike trains at rate rho x / lambda_in."""
+    inp, full = net.populations[0], target.input_full
+    return (InputEncoding(gain=rho * full / scales[inp.name], max_mant=full),
+            SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer))
+
+
+def _layers(net: FloatNet, scales: dict[str, float], timesteps: int):
+    """Per non-input population: it, its incoming projections, their weights in units of its scale
+    (residual paths compensated) and its depth d."""
+    factor, depth = residual_factors(net, timesteps), path_depths(net)
     index = {id(q): i for i, q in enumerate(net.projections)}
     for pop in net.populations[1:]:
         incoming = net.incoming(pop.name)
         scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
+        yield pop, incoming, scaled, depth[pop.name]
+
+
+def _window(d: int, timesteps: int) -> float:
+    """(T - d) / T: the part of T in which a population at depth d receives input."""
+    return max(timesteps - d, 1) / timesteps
+
+
+def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding):
+    rho = coding.max_rate
+    encoding, spike_input = _spike_input(net, target, scales, rho)
+    projections: list[Projection] = []
+    pops, starts = [], set()
+    for pop, incoming, scaled, d in _layers(net, scales, coding.timesteps):
         beta = rho * np.broadcast_to(pop.bias, pop.shape) / scales[pop.name]
         scale = scales[pop.name]
-        window = max(coding.timesteps - depth[pop.name], 1) / coding.timesteps
+        window = _window(d, coding.timesteps)
         neurons, weights, bias, bias_exp, extra = (
             _output(pop, scale, scaled, incoming, beta, target, window) if pop.role == "output" else
             _hidden(pop, scale, scaled, incoming, beta, target, coding))
         pops.append(neurons)
         projections += [q.replace(weight=w) for q, w in zip(incoming, weights)] + extra
         if bias.any() or pop.role == "hidden":  # a hidden one's even zero, for calibrate_biases to tune
-            projections.append(Projection(tonic_name(depth[pop.name]), pop.name, bias, weight_exp=bias_exp))
-    used = {q.src for q in projections}
-    sources = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer),
-               *(t for t in tonics if t.name in used)]
+            projections.append(Projection(tonic_name(d), pop.name, bias, weight_exp=bias_exp))
+            starts.add(d)
+    tonics = [Tonic(tonic_name(d), (1,), "bias", (d,), 1.0, "bias") for d in sorted(starts)]
     leaky = [f"{p.name} {(p.du + 1) / 2 ** target.decay_bits:.2g}" for p in pops
              if p.role == "hidden" and p.du + 1 > MAX_LEAK * 2 ** target.decay_bits]
     notes = [f"rate coding: activation lambda -> {rho:g} spikes/step; reset by subtraction (each neuron's projection "
@@ -229,7 +248,7 @@ def _reset_by_subtraction(net: FloatNet, target: Target, scales: dict[str, float
              + f"), starting at {coding.v_init:g} x threshold; "
              "biases from tonic host sources switched on with each layer's first input; input as host-generated "
              f"spike trains; residual paths compensated for each layer's latency at T={coding.timesteps}"]
-    return SpikingNet(tuple(sources + pops), tuple(projections), encoding, net.notes), notes
+    return SpikingNet((spike_input, *tonics, *pops), tuple(projections), encoding, net.notes), notes
 
 
 def _reset_to_zero(net: FloatNet, target: Target, scales: dict[str, float], coding: RateCoding):
@@ -237,24 +256,16 @@ def _reset_to_zero(net: FloatNet, target: Target, scales: dict[str, float], codi
     (T - d) / T for the steps before a population's first input; calibrate_thresholds then corrects
     each population's gain for the overshoot its resets lose."""
     rho = coding.max_rate
-    inp = net.populations[0]
-    full = target.input_full
-    encoding = InputEncoding(gain=rho * full / scales[inp.name], max_mant=full)
-    pops = [SpikeInput(inp.name, inp.shape, "input", full, scales[inp.name], inp.layer)]
+    encoding, spike_input = _spike_input(net, target, scales, rho)
+    pops = [spike_input]
     projections: list[Projection] = []
-    factor, depth = residual_factors(net, coding.timesteps), path_depths(net)
-    index = {id(q): i for i, q in enumerate(net.projections)}
-    for pop in net.populations[1:]:
-        incoming = net.incoming(pop.name)
-        scaled = [q.weight * (scales[q.src] / scales[pop.name] * factor[index[id(q)]]) for q in incoming]
-        kinds = [q.kind for q in incoming]
-        theta = _largest_threshold(scaled, target, lambda v: max_input_current(
-            [to_weight_grid(w * v, target) for w in scaled], kinds) <= target.max_input_current, pop.name) \
-           
+    for pop, incoming, scaled, d in _layers(net, scales, coding.timesteps):
+        kinds, no_bias = [q.kind for q in incoming], np.zeros(pop.shape)
+        theta = _largest_threshold(scaled, target, lambda v: _at_threshold(
+            scaled, kinds, no_bias, v, target)[3] <= target.max_input_current, pop.name)
         projections += [q.replace(weight=to_weight_grid(w * theta, target)) for q, w in zip(incoming, scaled)]
         v_threshold = theta << target.vth_shift
-        window = max(coding.timesteps - depth[pop.name], 1) / coding.timesteps
-        mant, exp = split_bias(rho * v_threshold * pop.bias * window / scales[pop.name], target)
+        mant, exp = split_bias(rho * v_threshold * pop.bias * _window(d, coding.timesteps) / scales[pop.name], target)
         output = pop.role == "output"
         pops.append(LifPopulation(
             pop.name, pop.shape, pop.role, target.vth_max if output else theta, mant, exp,
