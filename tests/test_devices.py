@@ -47,7 +47,7 @@ for t in (4, 16):
 for name, counts in one_counts.items():
     np.testing.assert_array_equal(two_counts[name][:37], counts)
 np.testing.assert_array_equal(two_settled[:37], one_settled)
-compiled = simulator._readout_scan.lower(net, art.target, split, 16, True).compile()
+compiled = simulator._layerwise_readout.lower(net, art.target, split, 16, True).compile()
 print(json.dumps({"devices": jax.device_count(), "runs": runs, "too_many": too_many,
                   "drive_devices": len(split.sharding.device_set), "padded_rows": split.shape[0],
                   "output_specs": [str(s.spec) for s in jax.tree.leaves(compiled.output_shardings)]}))

@@ -1,7 +1,10 @@
 """The JAX reference simulator of a SpikingNet: batched, jit-compiled, lax.scan over time.
 
 Each population advances by its own kind's step (compiler/ir/neurons); this module only routes
-synaptic input. Synaptic sums from binary spikes use float32 kernels (dense matmul, conv), exact
+synaptic input. Readouts and counts (evaluate) run the network layer by layer, each population
+over all T steps at once from its sources' recorded outputs, in chunks of samples (LAYER_BYTES);
+trace (verify) steps the whole network one step at a time. Both give the same integers
+(tests/test_layerwise_simulator.py). Synaptic sums from binary spikes use float32 kernels (dense matmul, conv), exact
 because check_limits proves every partial sum stays below 2^24 in magnitude; graded payloads use
 int32 kernels. The net is a pytree argument: one compilation serves every network of the same
 structure, whatever its weights, biases and thresholds.
@@ -60,33 +63,74 @@ def _fired(s):
     return s if s.dtype == jnp.bool_ else s != jnp.int32(0)
 
 
+LAYER_BYTES = 1 << 26  # per chunk of samples: the int32 synaptic input of the widest population over T steps
+
+
 @partial(jax.jit, static_argnames=("target", "steps", "every_population"))
-def _readout_scan(net, target, drive, steps, every_population):
-    """The output's v and spike count at every step, and the final spike count of every neuron of
-    every population (every_population) or of the output only."""
+def _layerwise_readout(net, target, drive, steps, every_population):
+    """The network run layer by layer (see population_trains below): the output's reading and
+    spike count at every step, batch first (B, T, *shape), and the final spike count of every
+    neuron of every population (every_population) or of the output only."""
     net, batch = _kernels(net), drive.shape[0]
-    counted = tuple(range(len(net.populations))) if every_population else (len(net.populations) - 1,)
+    last = len(net.populations) - 1
+    trains, counts = {}, []
+    for i, pop in enumerate(net.populations):
+        incoming = [q for q in net.incoming(pop.name) if q.src != pop.name]
+        a_in = None
+        if incoming:
+            a_in = _route(tuple(incoming), tuple(net.population(q.src) for q in incoming),
+                          tuple(trains[q.src] for q in incoming), pop.shape)
+        emit = (lambda state, count: state.s) if i < last else (lambda state, count: (pop.reading(state), count))
+        _, count, trains[pop.name] = _scan(pop, target, a_in, drive if i == 0 else None, steps, batch,
+                                           _own_projections(net, pop.name), emit)
+        if every_population or i == last:
+            counts.append(count)
+    reading, out_counts = (jnp.moveaxis(x, 0, 1) for x in trains[net.output.name])
+    return reading, out_counts, tuple(counts)
 
-    def body(carry, _):
-        states, counts = carry
-        states = _step(net, target, drive, states)
-        counts = tuple(c + _fired(states[i].s).astype(jnp.int32) for c, i in zip(counts, counted))
-        return (states, counts), (net.output.reading(states[-1]), counts[-1])
 
-    zeros = tuple(jnp.zeros((batch, *net.populations[i].shape), jnp.int32) for i in counted)
-    (_, counts), (v_out, out_counts) = jax.lax.scan(body, (_initial(net, batch), zeros), None, length=steps)
-    return v_out, out_counts, counts
+def _scan(pop, target, a_in, drive, steps, batch, recurrent, emit):
+    """pop's own step over `steps`, its projections onto itself (recurrent) added to its synaptic
+    input a_in (T, B, *shape) from its previous outputs: the final state and spike count, and
+    emit(state, spike count so far) at every step."""
+    zero = jnp.zeros((batch, *pop.shape), jnp.int32)
+
+    def body(carry, a):
+        state, count = carry
+        a = zero if a is None else a
+        for q in recurrent:
+            x = state.s if pop.graded else state.s.astype(jnp.float32)
+            a = a + shift(_apply(q, x, pop.shape, pop.shape).astype(jnp.int32), q.weight_exp)
+        state = pop.step(state, a, drive, target)
+        count = count + _fired(state.s).astype(jnp.int32)
+        return (state, count), emit(state, count)
+
+    (state, count), outputs = jax.lax.scan(body, (pop.init_state(batch), zero), a_in, length=steps)
+    return state, count, outputs
 
 
-def _readouts(net: SpikingNet, target: Target, v_out, counts, timesteps) -> dict[int, np.ndarray]:
-    v_out, counts = fetched(v_out).astype(np.int64), fetched(counts).astype(np.int64)
-    return {t: net.output.readout(v_out[t - 1], counts[t - 1], target) for t in timesteps}
+def _own_projections(net: SpikingNet, name: str) -> tuple:
+    return tuple(q for q in net.incoming(name) if q.src == name)
+
+
+def _chunked_readout(net: SpikingNet, target: Target, drive, steps: int, every_population: bool):
+    """_layerwise_readout on the host, run on chunks of samples whose widest synaptic input over
+    `steps` steps fits LAYER_BYTES."""
+    rows = max(1, LAYER_BYTES // (4 * steps * max(p.size for p in net.populations)))
+    parts = [_layerwise_readout(net, target, jnp.asarray(drive[lo:lo + rows], jnp.int32), steps, every_population)
+             for lo in range(0, len(drive), rows)]
+    return jax.tree.map(lambda *chunks: np.concatenate([fetched(c) for c in chunks]), *parts)
+
+
+def _readouts(net: SpikingNet, target: Target, reading, counts, timesteps) -> dict[int, np.ndarray]:
+    reading, counts = reading.astype(np.int64), counts.astype(np.int64)
+    return {t: net.output.readout(reading[:, t - 1], counts[:, t - 1], target) for t in timesteps}
 
 
 def readout(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple[int, ...]) -> dict[int, np.ndarray]:
     """The output population's reading at each requested T, int64 (B, *output shape)."""
-    v_out, out_counts, _ = _readout_scan(net, target, jnp.asarray(drive, jnp.int32), max(timesteps), False)
-    return _readouts(net, target, v_out, out_counts, timesteps)
+    reading, out_counts, _ = _chunked_readout(net, target, drive, max(timesteps), False)
+    return _readouts(net, target, reading, out_counts, timesteps)
 
 
 def settled_steps(readings: np.ndarray) -> np.ndarray:
@@ -106,9 +150,9 @@ def readout_and_counts(net: SpikingNet, target: Target, drive: np.ndarray, times
     """readout(), every neuron's spikes over steps 1..max(timesteps), (B, *shape), and each
     sample's settled_steps() up to max(timesteps), from one run."""
     steps = max(timesteps)
-    v_out, out_counts, counts = _readout_scan(net, target, jnp.asarray(drive, jnp.int32), steps, True)
-    every_step = _readouts(net, target, v_out, out_counts, range(1, steps + 1))
-    return ({t: every_step[t] for t in timesteps}, {p.name: fetched(c) for p, c in zip(net.populations, counts)},
+    reading, out_counts, counts = _chunked_readout(net, target, drive, steps, True)
+    every_step = _readouts(net, target, reading, out_counts, range(1, steps + 1))
+    return ({t: every_step[t] for t in timesteps}, dict(zip((p.name for p in net.populations), counts)),
             settled_steps(np.stack([every_step[t] for t in range(1, steps + 1)])))
 
 
@@ -214,21 +258,10 @@ def _anonymous(pop):
 
 @partial(jax.jit, static_argnames=("target", "steps", "keep"))
 def _population_scan(pop, target, a_in, drive, steps, keep, recurrent):
-    """pop's own step over time, its projections onto itself (recurrent) added to a_in from its
-    previous outputs: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
+    """_scan of pop alone: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
     batch = (a_in[0] if a_in is not None else drive).shape[0]
-    zero = jnp.zeros((batch, *pop.shape), jnp.int32)
-
-    def body(state, a):
-        a = zero if a is None else a
-        for q in recurrent:
-            x = state.s if pop.graded else state.s.astype(jnp.float32)
-            a = a + shift(_apply(q, x, pop.shape, pop.shape).astype(jnp.int32), q.weight_exp)
-        state = pop.step(state, a, drive, target)
-        return state, (_fired(state.s).sum(dtype=jnp.int32), state.s if keep else None)
-
-    _, (fired, outputs) = jax.lax.scan(body, pop.init_state(batch), a_in, length=steps)
-    return fired, outputs
+    emit = lambda state, count: (_fired(state.s).sum(dtype=jnp.int32), state.s if keep else None)  # noqa: E731
+    return _scan(pop, target, a_in, drive, steps, batch, recurrent, emit)[2]
 
 
 def population_trains(pop, target: Target, a_in, drive=None, steps: int | None = None, recurrent=()) -> jnp.ndarray:
@@ -249,15 +282,7 @@ def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None
 
 @partial(jax.jit, static_argnames=("target",))
 def _reading_scan(pop, target, a_in):
-    batch = a_in.shape[1]
-
-    def body(carry, a):
-        state, count = carry
-        state = pop.step(state, a, None, target)
-        return (state, count + _fired(state.s).astype(jnp.int32)), None
-
-    zeros = jnp.zeros((batch, *pop.shape), jnp.int32)
-    (state, count), _ = jax.lax.scan(body, (pop.init_state(batch), zeros), a_in)
+    state, count, _ = _scan(pop, target, a_in, None, len(a_in), a_in.shape[1], (), lambda state, count: None)
     return pop.reading(state), count
 
 

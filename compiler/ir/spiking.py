@@ -75,13 +75,22 @@ class Projection:
     def kind(self) -> str:
         return "dense" if self.conv is None else "conv"
 
+    @property
+    def pointwise(self) -> bool:
+        """A convolution of neuron i onto neuron i alone (1x1, one group per channel, stride 1,
+        unpadded): a per-channel product."""
+        return (self.conv is not None and self.weight.shape[:3] == (1, 1, 1) and self.conv.groups == self.weight.shape[3]
+                and self.conv.strides == (1, 1) and self.conv.pads == ((0, 0), (0, 0)))
+
     def apply(self, x, src_shape: tuple[int, ...], dst_shape: tuple[int, ...]):
         """The synaptic sum for a batch x (B, *src_shape): int32 when x is int32 (graded spikes), else
         float32 (exact for binary spikes under the integer bound check_limits proves)."""
         w = jnp.asarray(self.weight, jnp.int32 if x.dtype == jnp.int32 else jnp.float32)
         if self.conv is None:
             flat = jnp.reshape(x, (x.shape[0], -1))
-            y = jnp.matmul(flat, w.T, precision=HIGHEST)
+            y = flat * w[:, 0] if w.shape[1] == 1 else jnp.matmul(flat, w.T, precision=HIGHEST)
+        elif self.pointwise:
+            y = x * jnp.reshape(w, (-1,))
         else:
             y = conv2d(x, w, self.conv.strides, self.conv.pads, self.conv.groups)
         return jnp.reshape(y, (x.shape[0], *dst_shape))

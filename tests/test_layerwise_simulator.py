@@ -1,0 +1,58 @@
+"""The simulator's readout runs the network layer by layer (each population over all T steps at
+once, in chunks of samples); the trace steps the whole network one step at a time. Both must give
+the same integers: the output's reading at every step and every neuron's spike count, for every
+neuron kind, self-projections, host sources and kernels that overhang their maps."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from lava_nets import random_input_bias, random_lava_net
+from test_calibration import overhanging_net
+from test_reset_by_subtraction import random_rate_net
+from test_simulator_exact import random_net
+from test_ttfs import random_ttfs_net
+from snnc.backends.jax import simulator
+from snnc.targets import LOIHI2
+
+STEPS = 24
+
+
+def stepped_readings(net, drive, steps):
+    """The output's reading at every step 1..steps and every population's spikes (T, B, *shape),
+    stepping the whole network one step at a time (the trace's _step), without jit."""
+    knet, states = simulator._kernels(net), simulator._initial(net, len(drive))
+    drive = np.asarray(drive, np.int32)
+    readings, counts, spikes = [], np.zeros((len(drive), *net.output.shape), np.int64), []
+    for _ in range(steps):
+        states = simulator._step(knet, LOIHI2, drive, states)
+        counts = counts + np.asarray(simulator._fired(states[-1].s))
+        readings.append(net.output.readout(np.asarray(net.output.reading(states[-1]), np.int64), counts, LOIHI2))
+        spikes.append([np.asarray(simulator._fired(s.s)) for s in states])
+    return readings, {p.name: np.stack([s[i] for s in spikes]) for i, p in enumerate(net.populations)}
+
+
+def _net(family: str, seed: int):
+    if family in ("lava-lif", "lava-sigma-delta", "lava-lif-reset"):
+        net = random_lava_net(seed, family.removeprefix("lava-"))
+        return net, random_input_bias(net, seed, batch=5)
+    if family in ("exact", "overhanging"):
+        net = (random_net if family == "exact" else overhanging_net)(seed)
+        return net, random_input_bias(net, seed, batch=5)
+    return (random_rate_net if family == "subtract" else random_ttfs_net)(seed)
+
+
+@pytest.mark.parametrize("seed", range(1, 4))
+@pytest.mark.parametrize("family", ["lava-lif", "lava-sigma-delta", "lava-lif-reset", "exact", "overhanging", "subtract",
+                                    "ttfs"])
+def test_layer_by_layer_readout_is_the_whole_network_stepped(family, seed, monkeypatch):
+    net, drive = _net(family, seed)
+    readings, spikes = stepped_readings(net, drive, STEPS)
+    assert sum(int(spikes[p.name].sum()) for p in net.populations[1:] if p.on_chip) > 0  # not a silent net
+    for layer_bytes in (simulator.LAYER_BYTES, 1):  # one chunk; one sample per chunk
+        monkeypatch.setattr(simulator, "LAYER_BYTES", layer_bytes)
+        out, counts, _ = simulator.readout_and_counts(net, LOIHI2, drive, tuple(range(1, STEPS + 1)))
+        for t in range(1, STEPS + 1):
+            assert_array_equal(out[t], readings[t - 1], err_msg=f"reading at step {t}")
+        for name, c in counts.items():
+            assert_array_equal(c, spikes[name].sum(axis=0), err_msg=f"spikes of {name}")
