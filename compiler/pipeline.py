@@ -16,6 +16,7 @@ from snnc.compiler.passes.place import Placement, place
 from snnc.compiler.passes.maxpool_to_relu import maxpool_to_relu
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
+from snnc.compiler.passes.split_fan_in import split_fan_in
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -52,6 +53,8 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         graph, new = graph_pass(graph, target)
         notes += new
     float_net, new = lower_to_populations(graph, target)
+    notes += new
+    float_net, new = split_fan_in(float_net, target)
     notes += new
     too_wide = fan_in_violations(float_net, target) + neuron_core_violations(float_net, target)
     if too_wide:  # before calibration and quantization, which would only refuse it later

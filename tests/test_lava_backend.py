@@ -15,7 +15,7 @@ from lava_nets import random_input_bias, random_lava_net
 from snnc.backends.jax.simulator import trace
 from snnc.backends.lava.build import checked
 from snnc.backends.lava.runner import lava_trace
-from snnc.compiler.ir.spiking import InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet
+from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, LifPopulation, Projection, SpikeInput, SpikingNet
 from snnc.errors import SnncError
 from snnc.runtime.compare import Divergence, compare
 from snnc.targets import LOIHI2
@@ -170,3 +170,19 @@ def test_host_spike_trains_reach_lava_through_a_ring_buffer():
 def test_report_values_compared():
     """Not a check: prints how many values the Lava property tests compared (run with -s)."""
     print(f"\nLava == JAX: {sum(COMPARED)} values compared in {len(COMPARED)} runs")
+
+
+def test_a_convolution_of_128_groups_reaches_lava():
+    """Lava's Conv holds groups as int8: 128 groups would wrap to -128 and deliver nothing, so such a
+    convolution runs as a Sparse process (a 128-channel depthwise pooling, VGG's second block)."""
+    rng = np.random.default_rng(0)
+    shape = (2, 2, 128)
+    pops = (SpikeInput("input", (4, 4, 128), "input", 4096, 1.0, "input"), _pop("pool", shape, "hidden", 60, 4095),
+            _pop("output", (3,), "output", 100, 4095))
+    projections = (Projection("input", "pool", np.full((2, 2, 1, 128), 40, np.int32), ConvGeometry((2, 2), ((0, 0), (0, 0)), 128)),
+                   Projection("pool", "output", 2 * rng.integers(-25, 25, (3, 512)).astype(np.int32)))
+    net = SpikingNet(pops, projections, InputEncoding(1.0, 4095))
+    bias = rng.integers(0, 4097, (1, 4, 4, 128)).astype(np.int32)
+    want = trace(net, LOIHI2, bias, 8)
+    assert want.s["pool"].any()
+    assert_traces_equal(want, lava_trace(net, bias, 8))

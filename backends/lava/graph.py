@@ -3,9 +3,11 @@
 Only parameters on which Lava's fixed_pt CPU models and the chip agree are emitted:
   - Dense and Sparse keep weight_exp (both apply it); their weights are already on the signed
     8-bit grid that Lava's sign-mode clip/truncate leaves unchanged (quantize.to_weight_grid);
-  - Conv ignores weight_exp and pads symmetrically in Lava, so a convolution becomes a Lava Conv
-    only with weight_exp 0, equal padding on both sides and the same output shape; any other
-    becomes a Sparse process holding the convolution's synapses explicitly.
+  - Conv ignores weight_exp and pads symmetrically in Lava, and holds its kernel size, stride,
+    padding and groups as int8 (128 groups wrap to -128: the output is silently all zero), so a
+    convolution becomes a Lava Conv only with weight_exp 0, equal padding on both sides, the same
+    output shape and every geometry value below 128; any other becomes a Sparse process holding
+    the convolution's synapses explicitly.
 """
 
 from __future__ import annotations
@@ -49,4 +51,5 @@ def _lava_conv_fits(q: Projection, src_shape, dst_shape) -> bool:
     kh, kw = q.weight.shape[:2]
     sh, sw = q.conv.strides
     out = ((src_shape[0] + 2 * pt - kh) // sh + 1, (src_shape[1] + 2 * pl - kw) // sw + 1)
-    return pt == pb and pl == pr and out == tuple(dst_shape[:2])
+    int8 = max(kh, kw, sh, sw, pt, pl, q.conv.groups) <= np.iinfo(np.int8).max
+    return int8 and pt == pb and pl == pr and out == tuple(dst_shape[:2])

@@ -1,0 +1,82 @@
+"""Split a projection whose fan-in the target cannot hold into partial sums carried by relays.
+
+A population whose neurons receive more synapses than the target's max_fan_in (VGG-16's 3x3
+convolutions over 512 channels: 4608) gets its widest incoming projection cut, along its source's
+channels (a convolution) or neurons (a dense projection), into `parts` partial sums p_1..p_k, each
+within the limit. ReLU neurons carry only non-negative values, so each partial sum travels as two
+relay populations, relu(p_j) and relu(-p_j), and the population adds relu(p_j) - relu(-p_j) = p_j:
+the same activation in the ANN, one projection (one step) later on the chip. The relays of a
+convolution are one grouped convolution (group j reads channel block j), their sum a 1x1
+convolution; of a dense projection, a block-masked matrix and a sum of k ones per row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
+from snnc.compiler.resources import fan_in
+from snnc.targets import Target
+
+RESERVED = 2  # synapses per neuron the quantization may add: a projection onto itself, a tonic bias
+
+
+def split_fan_in(net: FloatNet, target: Target) -> tuple[FloatNet, list[str]]:
+    populations, projections, notes = [], list(net.projections), []
+    for pop in net.populations:
+        incoming = net.incoming(pop.name)
+        total = sum(fan_in(q) for q in incoming)
+        if pop.role not in ("hidden", "output") or total <= target.max_fan_in:
+            populations.append(pop)
+            continue
+        widest = max(incoming, key=fan_in)
+        split = _split(widest, net.population(widest.src), pop, target.max_fan_in - RESERVED)
+        if split is None or total - fan_in(widest) + sum(fan_in(q) for q in split[1] if q.dst == pop.name) > (
+                target.max_fan_in - RESERVED):
+            populations.append(pop)  # fan_in_violations names it
+            continue
+        relays, new, parts = split
+        populations += [*relays, pop]
+        projections[projections.index(widest)] = new[0]
+        projections += new[1:]
+        notes.append(f"{pop.name}: fan-in {total} > {target.max_fan_in}: the projection from {widest.src} split into "
+                     f"{parts} partial sums, carried by relays {relays[0].name} and "
+                     f"{relays[1].name} ({2 * relays[0].size} neurons, one step more latency)")
+    return FloatNet(tuple(populations), tuple(projections), net.notes), notes
+
+
+def _split(q: Projection, src: FloatPopulation, dst: FloatPopulation, limit: int):
+    """The relays (positive, negative), the projections (into the relays, then from them into dst)
+    that replace q and the number of partial sums, or None where q cannot be split within `limit`."""
+    if q.conv is None:
+        n_src = q.weight.shape[1]
+        parts = -(-fan_in(q) // limit)
+        blocks = np.array_split(np.arange(n_src), parts)
+        if max(np.count_nonzero(q.weight[:, b], axis=1).max(initial=0) for b in blocks) > limit:
+            return None
+        partial = np.concatenate([np.where(np.isin(np.arange(n_src), b), q.weight, 0) for b in blocks])
+        total = np.tile(np.eye(dst.size, dtype=np.float32), (1, parts))
+        into, out_of = (lambda w: Projection(q.src, "", w)), (lambda w: Projection("", dst.name, w))
+        shape = (parts * dst.size,)
+    else:
+        kh, kw, cin, cout = q.weight.shape
+        if q.conv.groups != 1:
+            return None
+        parts = next((p for p in range(-(-fan_in(q) // limit), cin + 1) if cin % p == 0), None)
+        if parts is None or kh * kw * (cin // parts) > limit:
+            return None
+        blocks = np.split(q.weight, parts, axis=2)  # (kh, kw, cin / parts, cout) each
+        partial = np.concatenate(blocks, axis=3)  # group j's outputs: channels j * cout .. (j + 1) * cout
+        total = np.tile(np.eye(cout, dtype=np.float32), (parts, 1))[None, None]  # (1, 1, parts * cout, cout)
+        grouped = ConvGeometry(q.conv.strides, q.conv.pads, parts)
+        pointwise = ConvGeometry((1, 1), ((0, 0), (0, 0)), 1)
+        into = lambda w: Projection(q.src, "", w, grouped)  # noqa: E731
+        out_of = lambda w: Projection("", dst.name, w, pointwise)  # noqa: E731
+        shape = (*dst.shape[:2], parts * cout)
+    relays = tuple(FloatPopulation(f"{dst.name}_part_{sign}", shape, "hidden", np.zeros(shape, np.float32), dst.layer)
+                   for sign in ("pos", "neg"))
+    new = []
+    for relay, sign in zip(relays, (1, -1)):
+        new += [into(np.float32(sign) * partial).replace(dst=relay.name),
+                out_of(np.float32(sign) * total).replace(src=relay.name)]
+    return relays, new, parts
