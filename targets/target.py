@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from snnc.errors import SnncError
 
+MAX_WEIGHT_BITS = 8  # no target's weights are wider: the simulator's exact float kernels rely on it
 MAX_CHIPS = 4096  # the most chips any target or --chips may name (Hala Point has 1152 Loihi 2 chips)
 TARGET_FILE_BYTES = 1 << 20  # a target file is a few hundred bytes; refuse anything past 1 MiB
 
@@ -62,7 +63,7 @@ class Target(BaseModel):
     description: str = Field(max_length=500)
     # Arithmetic (defaults: Loihi 2 as Lava's fixed_pt models implement it). The bounds keep the
     # int32 simulator exact; verify compares with Lava, whose models are Loihi 2's arithmetic.
-    weight_bits: int = Field(8, ge=2, le=8)  # signed synaptic weight mantissa (8 bit, sign mode chosen per projection)
+    weight_bits: int = Field(8, ge=2, le=MAX_WEIGHT_BITS)  # signed synaptic weight mantissa (8 bit, sign mode chosen per projection)
     uv_bits: int = Field(24, ge=8, le=24)  # current u and voltage v registers
     act_shift: int = Field(6, ge=0, le=16)  # a_in << 6 into u
     vth_shift: int = Field(6, ge=0, le=16)  # vth << 6 compared to v

@@ -56,3 +56,26 @@ def test_layer_by_layer_readout_is_the_whole_network_stepped(family, seed, monke
             assert_array_equal(out[t], readings[t - 1], err_msg=f"reading at step {t}")
         for name, c in counts.items():
             assert_array_equal(c, spikes[name].sum(axis=0), err_msg=f"spikes of {name}")
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("geometry", ["conv", "strided", "dense"])
+def test_graded_payloads_in_float_pieces_equal_the_int32_kernel(geometry, seed):
+    """Any int32 payload, the extremes included, with 8-bit weights: the sum wraps exactly as the
+    int32 kernel's does."""
+    import jax.numpy as jnp
+
+    from snnc.compiler.ir.spiking import ConvGeometry, Projection
+
+    rng = np.random.default_rng(seed)
+    src, dst = (6, 6, 64), {"conv": (6, 6, 5), "strided": (2, 2, 5), "dense": (7,)}[geometry]
+    if geometry == "dense":
+        q = Projection("a", "b", rng.integers(-255, 256, (7, 6 * 6 * 64)).astype(np.int32))
+    else:
+        k, stride, pad = (3, 1, 1) if geometry == "conv" else (6, 2, 1)
+        q = Projection("a", "b", rng.integers(-255, 256, (k, k, 64, 5)).astype(np.int32),
+                       ConvGeometry((stride, stride), ((pad, pad), (pad, pad)), 1))
+    x = rng.integers(-2 ** 31, 2 ** 31, (3, *src), dtype=np.int64).astype(np.int32)
+    x[0, 0, 0, :4] = [-2 ** 31, 2 ** 31 - 1, -1, 0]
+    x[1] = rng.integers(-300, 300, src)  # small payloads, as sigma-delta sends
+    assert_array_equal(simulator._graded(q, jnp.asarray(x), src, dst), q.apply(jnp.asarray(x), src, dst))

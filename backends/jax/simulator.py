@@ -24,7 +24,7 @@ from snnc.compiler.ir.neurons.lif import shift
 from snnc.compiler.ir.spiking import SpikingNet
 from snnc.runtime.devices import fetched
 from snnc.runtime.trace import Trace
-from snnc.targets import Target
+from snnc.targets import MAX_WEIGHT_BITS, Target
 
 
 def _synaptic_input(net: SpikingNet, states, index: dict[str, int], pop):
@@ -241,6 +241,8 @@ def _apply(q, x, src_shape, dst_shape):
     2x2 maps; a pooling composed into a 6x6 kernel on 4x4 maps) runs as image patches times a
     matrix: XLA's CPU convolution is up to 35 times slower there (VGG-16's last block). The same
     integers: the float32 sums are exact in any order under the bound check_limits proves."""
+    if x.dtype == jnp.int32:
+        return _graded(q, x, src_shape, dst_shape)
     if q.conv is None or x.dtype != jnp.float32 or q.conv.groups != 1 or not (
             q.weight.shape[0] > src_shape[0] or q.weight.shape[1] > src_shape[1]):
         return q.apply(x, src_shape, dst_shape)
@@ -249,6 +251,26 @@ def _apply(q, x, src_shape, dst_shape):
         x, (kh, kw), q.conv.strides, q.conv.pads, dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=HIGHEST)
     w = jnp.reshape(jnp.transpose(jnp.asarray(q.weight, jnp.float32), (2, 0, 1, 3)), (cin * kh * kw, cout))
     return jnp.reshape(jnp.matmul(patches, w, precision=HIGHEST), (x.shape[0], *dst_shape))
+
+
+def _graded(q, x, src_shape, dst_shape):
+    """q.apply(x) for int32 payloads x, as float32 kernels where that is exact: x is cut into pieces
+    of b bits (the top one signed), each applied in float32, whose sums stay within 2^24 in
+    magnitude (fan-in x the largest weight x (2^b - 1)), then shifted and added in int32, which
+    wraps like the int32 kernel. XLA's CPU backend runs int32 convolutions without its fast float
+    kernels (a strided one 20x slower)."""
+    fan_in = q.weight.shape[1] if q.conv is None else int(np.prod(q.weight.shape[:3]))
+    largest = fan_in * (2 ** MAX_WEIGHT_BITS - 1)
+    if largest >= 1 << 24:
+        return q.apply(x, src_shape, dst_shape)
+    bits = int(np.log2((1 << 24) // largest + 1))
+    pieces = -(-32 // bits)
+    total = 0
+    for i in range(pieces):
+        piece = x >> (bits * i) if i == pieces - 1 else (x >> (bits * i)) & jnp.int32((1 << bits) - 1)
+        y = _apply(q, piece.astype(jnp.float32), src_shape, dst_shape).astype(jnp.int32)
+        total = total + (y << (bits * i))
+    return total
 
 
 def _anonymous(pop):
