@@ -14,7 +14,7 @@ import snnc.backends.jax.simulator as simulator
 import snnc.compiler.passes.calibrate_biases as calibrate
 from helpers import FIXTURES, captured_calibration
 from test_reset_by_subtraction import random_rate_net
-from snnc.backends.jax.simulator import trace
+from snnc.backends.jax.simulator import own_projections, trace
 from snnc.compiler.ir.spiking import SpikingNet, path_depths
 from snnc.compiler.passes import replay
 from snnc.targets import LOIHI2
@@ -30,7 +30,7 @@ def test_the_replay_is_the_whole_network(seed):
     run = replay.Replay(net, LOIHI2, x, steps)
     for i, pop in enumerate(net.populations):
         readers = [q.dst for q in net.projections if q.src == pop.name and q.dst != pop.name]
-        run.advance(i, pop, replay.own_projections(net, pop.name))
+        run.advance(i, pop, own_projections(net, pop.name))
         if readers:
             got = np.unpackbits(run.records[pop.name], axis=-1, count=pop.size).view(bool)
             assert_array_equal(got.reshape(whole[pop.name].shape), whole[pop.name], err_msg=pop.name)

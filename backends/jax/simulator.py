@@ -4,9 +4,10 @@ Each population advances by its own kind's step (compiler/ir/neurons); this modu
 synaptic input. Readouts and counts (evaluate) run the network layer by layer, each population
 over all T steps at once from its sources' recorded outputs, in chunks of samples (LAYER_BYTES);
 trace (verify) steps the whole network one step at a time. Both give the same integers
-(tests/test_layerwise_simulator.py). Synaptic sums from binary spikes use float32 kernels (dense matmul, conv), exact
-because check_limits proves every partial sum stays below 2^24 in magnitude; graded payloads use
-int32 kernels. The net is a pytree argument: one compilation serves every network of the same
+(tests/test_layerwise_simulator.py). Synaptic sums from binary spikes use float32 kernels (dense
+matmul, conv), exact because check_limits proves every partial sum stays below 2^24 in magnitude;
+graded payloads use int32 kernels in the trace, float32 kernels on exact pieces (_graded) in the
+readouts. The net is a pytree argument: one compilation serves every network of the same
 structure, whatever its weights, biases and thresholds.
 """
 
@@ -82,7 +83,7 @@ def _layerwise_readout(net, target, drive, steps, every_population):
                           tuple(trains[q.src] for q in incoming), pop.shape)
         emit = (lambda state, count: state.s) if i < last else (lambda state, count: (pop.reading(state), count))
         _, count, trains[pop.name] = _scan(pop, target, a_in, drive if i == 0 else None, steps, batch,
-                                           _own_projections(net, pop.name), emit)
+                                           own_projections(net, pop.name), emit)
         if every_population or i == last:
             counts.append(count)
     reading, out_counts = (jnp.moveaxis(x, 0, 1) for x in trains[net.output.name])
@@ -109,7 +110,8 @@ def _scan(pop, target, a_in, drive, steps, batch, recurrent, emit):
     return state, count, outputs
 
 
-def _own_projections(net: SpikingNet, name: str) -> tuple:
+def own_projections(net: SpikingNet, name: str) -> tuple:
+    """The projections of population `name` onto itself."""
     return tuple(q for q in net.incoming(name) if q.src == name)
 
 

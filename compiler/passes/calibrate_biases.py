@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import population_trains
+from snnc.backends.jax.simulator import own_projections, population_trains
 from snnc.compiler.ir.spiking import FloatNet, Projection, SpikingNet, path_depths
 from snnc.compiler.passes import replay
 from snnc.compiler.passes.check_limits import input_current
@@ -39,7 +39,7 @@ def calibrate_biases(net: SpikingNet, float_net: FloatNet, target: Target, calib
     run = replay.Replay(net, target, x, timesteps)
     original, shifts, fewer = net, [], []
     for i, pop in enumerate(net.populations):
-        own = replay.own_projections(net, pop.name)
+        own = own_projections(net, pop.name)
         a_fit = None
         if pop.role == "hidden" and own and timesteps > depth[pop.name] + 1:
             bias = next(q for q in net.incoming(pop.name) if q.src == tonic_name(depth[pop.name]))

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import population_reading, population_trains, synaptic_input_trains
+from snnc.backends.jax.simulator import own_projections, population_reading, population_trains, synaptic_input_trains
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.targets import Target
 
@@ -44,10 +44,6 @@ def calibration_samples(net: SpikingNet, calibration, steps: int) -> np.ndarray:
 def budget_note(samples: int) -> str:
     """What the notes say where the routing budget cut the calibration samples."""
     return f" (at most {SAMPLES}: {ROUTE_MACS:.2g} synaptic operations routed)" if samples < SAMPLES else ""
-
-
-def own_projections(net: SpikingNet, name: str) -> list:
-    return [q for q in net.incoming(name) if q.src == name]
 
 
 class Replay:
