@@ -85,16 +85,17 @@ def test_installed_console_script_exits_2_without_traceback(tmp_path):
 
 
 def test_fan_in_beyond_the_target_is_refused_before_calibration(tmp_path, capsys, data, monkeypatch):
-    """A Dense layer too wide for Loihi's fan-in is refused from the lowered shapes alone: the
-    calibration and quantization passes never run."""
+    """A kernel too wide for Loihi's fan-in that no channel split can fit (65x65 taps of one
+    channel) is refused from the lowered shapes alone: calibration and quantization never run.
+    (A wide Dense layer is split into partial sums instead: tests/test_split_fan_in.py.)"""
     import keras
 
     from snnc.compiler.passes import balance_thresholds
 
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(5000, activation="relu"),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential([keras.Input((66, 66, 1)), keras.layers.Conv2D(2, 65, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "wide.keras")
     monkeypatch.setattr(balance_thresholds, "activation_scales", lambda *a: pytest.fail("calibration ran"))
     code, err = _run(capsys, "compile", tmp_path / "wide.keras", "--calibration", data[0], "-o", tmp_path / "w.snn")
-    assert code == 2 and "fan-in 5000 > 4096" in err and err.count("\n") == 1
+    assert code == 2 and "fan-in 4225 > 4096" in err and err.count("\n") == 1, err
     assert not (tmp_path / "w.snn").exists()
