@@ -25,10 +25,16 @@ SCALES = {"input": 1.0, "hidden": 1.0, "output": 8.66}  # a pooled dense output:
 
 
 def test_an_output_far_above_its_sources_keeps_its_weights():
-    net, _ = quantize_sigma_delta(_net(0.004), LOIHI2, SCALES, SigmaDeltaCoding())
+    """At 2^10 payload per lambda these weights round to zero: the hidden population falls back to
+    2^8 (its gain capped, since its state exponent is already at its maximum)."""
+    net, notes = quantize_sigma_delta(_net(0.004), LOIHI2, SCALES, SigmaDeltaCoding())
     weights = net.incoming("output")[0].weight
     assert np.count_nonzero(weights) == weights.size  # the 18-bit cap of hidden layers rounded these to 0
     assert np.array_equal(np.sign(weights), np.sign(_net(0.004).projections[1].weight))
+    assert "payload 2^10 (2^8 from hidden)" in notes[0]
+    fine, _ = quantize_sigma_delta(_net(0.05), LOIHI2, SCALES, SigmaDeltaCoding())
+    assert fine.population("hidden").state_exp == LOIHI2.state_exp_max  # no fallback: 2^11 at lambda
+    assert np.abs(fine.incoming("hidden")[0].weight).max() == 254
 
 
 def test_a_projection_rounding_to_zero_is_refused():

@@ -36,18 +36,42 @@ OUTPUT_HEADROOM_BITS = 2  # the output is only read: act at its lambda <= 2^(gra
 
 @dataclass(frozen=True)
 class SigmaDeltaCoding:
-    payload_bits: int = 8  # an activation of lambda is sent as a payload of about 2^payload_bits
+    payload_bits: int = 10  # an activation of lambda is sent as a payload of about 2^payload_bits,
+    coarse_payload_bits: int = 8  # or 2^coarse_payload_bits where the finer one rounds a projection to zero
     vth: int = 1  # delta threshold in payload LSBs
+
+
+class _RoundsToZero(Exception):
+    def __init__(self, projection: Projection, largest: float):
+        self.projection, self.largest = projection, largest
 
 
 def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float],
                          coding: SigmaDeltaCoding) -> tuple[SpikingNet, list[str]]:
+    """The finest payloads first; a population whose payload is so fine that a projection from it
+    rounds to all-zero weights (the gain of its destination is capped) sends coarser ones."""
     if not target.sigma_delta:
         raise SnncError(f"{target.name} has no sigma-delta neurons; compile with the rate coding or for a Loihi 2 target")
-    full = 2.0 ** coding.payload_bits
+    coarse: set[str] = set()
+    while True:
+        try:
+            return _quantized(net, target, scales, coding, coarse)
+        except _RoundsToZero as zero:
+            q = zero.projection
+            if q.src in coarse or coding.coarse_payload_bits >= coding.payload_bits:
+                raise SnncError(f"projection {q.src!r} -> {q.dst!r}: every sigma-delta weight rounds to 0 (the "
+                                f"largest is {zero.largest:.2f} of one LSB); the activation scales of {q.src!r} "
+                                f"and {q.dst!r} are too far apart for 8-bit weights") from None
+            coarse.add(q.src)
+
+
+def _quantized(net: FloatNet, target: Target, scales: dict[str, float], coding: SigmaDeltaCoding,
+               coarse: set[str]) -> tuple[SpikingNet, list[str]]:
+    full = {p.name: 2.0 ** (coding.coarse_payload_bits if p.name in coarse else coding.payload_bits)
+            for p in net.populations}
     bias_max = 2 ** (target.sd_bias_bits - 1) - 1
     inp = net.populations[0]
-    payload_gain = {inp.name: full / scales[inp.name]}
+    payload_gain = {inp.name: full[inp.name] / scales[inp.name]}
     pops = [SigmaDeltaPopulation(inp.name, inp.shape, "input", coding.vth, np.zeros(inp.shape, np.int32), 0,
                                  scales[inp.name], inp.layer)]
     projections: list[Projection] = []
@@ -55,17 +79,17 @@ def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float]
         incoming = net.incoming(pop.name)
         per_gain = [q.weight / payload_gain[q.src] for q in incoming]  # weights per unit of G_q
         peak = max(float(np.abs(w).max(initial=0.0)) for w in per_gain)
-        gain = (2 ** target.weight_bits - 2) / peak if peak > 0 else full / scales[pop.name]
+        gain = (2 ** target.weight_bits - 2) / peak if peak > 0 else full[pop.name] / scales[pop.name]
         act_bits = target.graded_bits - 1 - OUTPUT_HEADROOM_BITS if pop.role == "output" else ACT_AT_SCALE_BITS
         gain = min(gain, 2.0 ** act_bits / scales[pop.name])
+        if pop.name in coarse:  # its payload at lambda no finer than 2^coarse, however far state_exp reaches
+            gain = min(gain, 2.0 ** (coding.coarse_payload_bits + target.state_exp_max) / scales[pop.name])
         for q, w in zip(incoming, per_gain):
             weight = to_weight_grid(w * gain, target)
             if np.any(q.weight) and not np.any(weight):
-                raise SnncError(f"projection {q.src!r} -> {q.dst!r}: every sigma-delta weight rounds to 0 (the largest "
-                                f"is {float(np.abs(w).max()) * gain:.2f} of one LSB); the activation scales of "
-                                f"{q.src!r} and {q.dst!r} are too far apart for 8-bit weights")
+                raise _RoundsToZero(q, float(np.abs(w).max()) * gain)
             projections.append(q.replace(weight=weight))
-        exp = int(np.clip(np.round(np.log2(gain * scales[pop.name] / full)), 0, target.state_exp_max))
+        exp = int(np.clip(np.round(np.log2(gain * scales[pop.name] / full[pop.name])), 0, target.state_exp_max))
         payload_gain[pop.name] = gain / 2 ** exp
         bias = np.rint(pop.bias * gain / 2 ** exp)
         if np.abs(bias).max(initial=0) > bias_max:
@@ -73,7 +97,8 @@ def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float]
         pops.append(SigmaDeltaPopulation(pop.name, pop.shape, pop.role, coding.vth, bias.astype(np.int32), exp,
                                          scales[pop.name], pop.layer))
     encoding = InputEncoding(gain=payload_gain[inp.name], max_mant=bias_max)
-    notes = [f"sigma-delta: graded spikes, activation lambda -> payload 2^{coding.payload_bits}, "
-             f"delta threshold {coding.vth} payload LSB; state exponents "
+    notes = [f"sigma-delta: graded spikes, activation lambda -> payload 2^{coding.payload_bits}"
+             + (f" (2^{coding.coarse_payload_bits} from {', '.join(sorted(coarse))})" if coarse else "")
+             + f", delta threshold {coding.vth} payload LSB; state exponents "
              + ", ".join(f"{p.name} {p.state_exp}" for p in pops[1:])]
     return SpikingNet(tuple(pops), tuple(projections), encoding, net.notes), notes
