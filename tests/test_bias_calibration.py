@@ -75,7 +75,7 @@ def test_the_per_channel_gap_shrinks_in_every_layer(depthwise_inputs, monkeypatc
 
 def test_no_whole_network_simulation(depthwise_inputs, monkeypatch):
     args, kwargs = depthwise_inputs
-    calls = {"_layerwise_readout": 0, "_trace_scan": 0, "_count_scan": 0}
+    calls = {"_layerwise_readout": 0, "_trace_scan": 0}
 
     def counting(name):
         inner = getattr(simulator, name)
@@ -88,7 +88,7 @@ def test_no_whole_network_simulation(depthwise_inputs, monkeypatch):
     for name in calls:
         counting(name)
     calibrate.calibrate_biases(*args, **kwargs)  # its answers too are replayed layer by layer
-    assert calls == {"_layerwise_readout": 0, "_trace_scan": 0, "_count_scan": 0}
+    assert calls == {"_layerwise_readout": 0, "_trace_scan": 0}
 
 
 @pytest.mark.parametrize("keeps", [True, False])

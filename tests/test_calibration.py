@@ -20,7 +20,7 @@ from snnc.backends.jax.simulator import population_spike_count, population_train
 from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, Projection, SpikeInput, SpikingNet, path_depths
 from snnc.targets import LOIHI2
 
-WHOLE_NETWORK = ("_layerwise_readout", "_trace_scan", "_count_scan")  # every whole-network simulation runs one
+WHOLE_NETWORK = ("_layerwise_readout", "_trace_scan")  # every whole-network simulation runs one
 
 
 def overhanging_net(seed: int) -> SpikingNet:

@@ -56,6 +56,8 @@ def test_layer_by_layer_readout_is_the_whole_network_stepped(family, seed, monke
             assert_array_equal(out[t], readings[t - 1], err_msg=f"reading at step {t}")
         for name, c in counts.items():
             assert_array_equal(c, spikes[name].sum(axis=0), err_msg=f"spikes of {name}")
+        for name, c in simulator.neuron_spike_counts(net, LOIHI2, drive, STEPS, start=9).items():
+            assert_array_equal(c, spikes[name][8:].sum(axis=0), err_msg=f"spikes of {name} from step 9")
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -67,11 +67,11 @@ def _fired(s):
 LAYER_BYTES = 1 << 26  # per chunk of samples: the int32 synaptic input of the widest population over T steps
 
 
-@partial(jax.jit, static_argnames=("target", "steps", "every_population"))
-def _layerwise_readout(net, target, drive, steps, every_population):
+@partial(jax.jit, static_argnames=("target", "steps", "every_population", "start"))
+def _layerwise_readout(net, target, drive, steps, every_population, start=1):
     """The network run layer by layer (see population_trains below): the output's reading and
-    spike count at every step, batch first (B, T, *shape), and the final spike count of every
-    neuron of every population (every_population) or of the output only."""
+    spike count at every step, batch first (B, T, *shape), and the spike count over steps
+    start..T of every neuron of every population (every_population) or of the output only."""
     net, batch = _kernels(net), drive.shape[0]
     last = len(net.populations) - 1
     trains, counts = {}, []
@@ -84,6 +84,9 @@ def _layerwise_readout(net, target, drive, steps, every_population):
         emit = (lambda state, count: state.s) if i < last else (lambda state, count: (pop.reading(state), count))
         _, count, trains[pop.name] = _scan(pop, target, a_in, drive if i == 0 else None, steps, batch,
                                            own_projections(net, pop.name), emit)
+        if start > 1:  # less the spikes before step start
+            before = trains[pop.name][1][start - 2] if i == last else _fired(trains[pop.name][:start - 1]).sum(axis=0)
+            count = count - before.astype(jnp.int32)
         if every_population or i == last:
             counts.append(count)
     reading, out_counts = (jnp.moveaxis(x, 0, 1) for x in trains[net.output.name])
@@ -115,12 +118,12 @@ def own_projections(net: SpikingNet, name: str) -> tuple:
     return tuple(q for q in net.incoming(name) if q.src == name)
 
 
-def _chunked_readout(net: SpikingNet, target: Target, drive, steps: int, every_population: bool):
+def _chunked_readout(net: SpikingNet, target: Target, drive, steps: int, every_population: bool, start: int = 1):
     """_layerwise_readout on the host, run on chunks of samples whose widest synaptic input over
     `steps` steps fits LAYER_BYTES."""
     rows = max(1, LAYER_BYTES // (4 * steps * max(p.size for p in net.populations)))
-    parts = [_layerwise_readout(net, target, jnp.asarray(drive[lo:lo + rows], jnp.int32), steps, every_population)
-             for lo in range(0, len(drive), rows)]
+    parts = [_layerwise_readout(net, target, jnp.asarray(drive[lo:lo + rows], jnp.int32), steps, every_population,
+                                start) for lo in range(0, len(drive), rows)]
     return jax.tree.map(lambda *chunks: np.concatenate([fetched(c) for c in chunks]), *parts)
 
 
@@ -177,27 +180,10 @@ def trace(net: SpikingNet, target: Target, drive: np.ndarray, steps: int) -> Tra
     return Trace(*({n: np.asarray(x[k]) for n, x in zip(names, probed) if x[k] is not None} for k in range(3)))
 
 
-@partial(jax.jit, static_argnames=("target", "steps", "start"))
-def _count_scan(net, target, drive, steps, start):
-    net = _kernels(net)
-
-    def body(carry, t):
-        states, counts = carry
-        states = _step(net, target, drive, states)
-        counts = tuple(c + jnp.where(t >= start, _fired(s.s), False).astype(jnp.int32) for c, s in zip(counts, states))
-        return (states, counts), None
-
-    batch = drive.shape[0]
-    counts = tuple(jnp.zeros((batch, *p.shape), jnp.int32) for p in net.populations)
-    (_, counts), _ = jax.lax.scan(body, (_initial(net, batch), counts), jnp.arange(1, steps + 1))
-    return counts
-
-
 def neuron_spike_counts(net: SpikingNet, target: Target, drive: np.ndarray, steps: int,
                         start: int = 1) -> dict[str, np.ndarray]:
     """Every neuron's spikes (sigma-delta: messages sent) over steps start..steps, (B, *shape)."""
-    counts = _count_scan(net, target, jnp.asarray(drive, jnp.int32), steps, start)
-    return {p.name: np.asarray(c) for p, c in zip(net.populations, counts)}
+    return dict(zip((p.name for p in net.populations), _chunked_readout(net, target, drive, steps, True, start)[2]))
 
 
 def spike_counts(net: SpikingNet, target: Target, drive: np.ndarray, steps: int, start: int = 1) -> dict[str, int]:
