@@ -30,7 +30,7 @@ def split_fan_in(net: FloatNet, target: Target) -> tuple[FloatNet, list[str]]:
             populations.append(pop)
             continue
         widest = max(incoming, key=fan_in)
-        split = _split(widest, net.population(widest.src), pop, target.max_fan_in - RESERVED)
+        split = _split(widest, pop, target.max_fan_in - RESERVED)
         if split is None or total - fan_in(widest) + sum(fan_in(q) for q in split[1] if q.dst == pop.name) > (
                 target.max_fan_in - RESERVED):
             populations.append(pop)  # fan_in_violations names it
@@ -45,7 +45,7 @@ def split_fan_in(net: FloatNet, target: Target) -> tuple[FloatNet, list[str]]:
     return FloatNet(tuple(populations), tuple(projections), net.notes), notes
 
 
-def _split(q: Projection, src: FloatPopulation, dst: FloatPopulation, limit: int):
+def _split(q: Projection, dst: FloatPopulation, limit: int):
     """The relays (positive, negative), the projections (into the relays, then from them into dst)
     that replace q and the number of partial sums, or None where q cannot be split within `limit`."""
     if q.conv is None:
@@ -56,7 +56,7 @@ def _split(q: Projection, src: FloatPopulation, dst: FloatPopulation, limit: int
             return None
         partial = np.concatenate([np.where(np.isin(np.arange(n_src), b), q.weight, 0) for b in blocks])
         total = np.tile(np.eye(dst.size, dtype=np.float32), (1, parts))
-        into, out_of = (lambda w: Projection(q.src, "", w)), (lambda w: Projection("", dst.name, w))
+        into = out_of = None
         shape = (parts * dst.size,)
     else:
         kh, kw, cin, cout = q.weight.shape
@@ -68,15 +68,12 @@ def _split(q: Projection, src: FloatPopulation, dst: FloatPopulation, limit: int
         blocks = np.split(q.weight, parts, axis=2)  # (kh, kw, cin / parts, cout) each
         partial = np.concatenate(blocks, axis=3)  # group j's outputs: channels j * cout .. (j + 1) * cout
         total = np.tile(np.eye(cout, dtype=np.float32), (parts, 1))[None, None]  # (1, 1, parts * cout, cout)
-        grouped = ConvGeometry(q.conv.strides, q.conv.pads, parts)
-        pointwise = ConvGeometry((1, 1), ((0, 0), (0, 0)), 1)
-        into = lambda w: Projection(q.src, "", w, grouped)  # noqa: E731
-        out_of = lambda w: Projection("", dst.name, w, pointwise)  # noqa: E731
+        into = ConvGeometry(q.conv.strides, q.conv.pads, parts)
+        out_of = ConvGeometry((1, 1), ((0, 0), (0, 0)), 1)
         shape = (*dst.shape[:2], parts * cout)
     relays = tuple(FloatPopulation(f"{dst.name}_part_{sign}", shape, "hidden", np.zeros(shape, np.float32), dst.layer)
                    for sign in ("pos", "neg"))
     new = []
-    for relay, sign in zip(relays, (1, -1)):
-        new += [into(np.float32(sign) * partial).replace(dst=relay.name),
-                out_of(np.float32(sign) * total).replace(src=relay.name)]
+    for relay, sign in zip(relays, (np.float32(1), np.float32(-1))):
+        new += [Projection(q.src, relay.name, sign * partial, into), Projection(relay.name, dst.name, sign * total, out_of)]
     return relays, new, parts
