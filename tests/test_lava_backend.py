@@ -179,7 +179,8 @@ def test_a_convolution_of_128_groups_reaches_lava():
     shape = (2, 2, 128)
     pops = (SpikeInput("input", (4, 4, 128), "input", 4096, 1.0, "input"), _pop("pool", shape, "hidden", 60, 4095),
             _pop("output", (3,), "output", 100, 4095))
-    projections = (Projection("input", "pool", np.full((2, 2, 1, 128), 40, np.int32), ConvGeometry((2, 2), ((0, 0), (0, 0)), 128)),
+    pooling = ConvGeometry((2, 2), ((0, 0), (0, 0)), 128)
+    projections = (Projection("input", "pool", np.full((2, 2, 1, 128), 40, np.int32), pooling),
                    Projection("pool", "output", 2 * rng.integers(-25, 25, (3, 512)).astype(np.int32)))
     net = SpikingNet(pops, projections, InputEncoding(1.0, 4095))
     bias = rng.integers(0, 4097, (1, 4, 4, 128)).astype(np.int32)

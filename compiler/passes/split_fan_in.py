@@ -75,5 +75,6 @@ def _split(q: Projection, dst: FloatPopulation, limit: int):
                    for sign in ("pos", "neg"))
     new = []
     for relay, sign in zip(relays, (np.float32(1), np.float32(-1))):
-        new += [Projection(q.src, relay.name, sign * partial, into), Projection(relay.name, dst.name, sign * total, out_of)]
+        new += [Projection(q.src, relay.name, sign * partial, into),
+                Projection(relay.name, dst.name, sign * total, out_of)]
     return relays, new, parts
