@@ -13,6 +13,17 @@ os.environ.setdefault("SNNC_CACHE_DIR", "off")
 sys.path.insert(0, str(Path(__file__).parent))  # numpy_reference, helpers
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_jax_caches():
+    """Each test module starts without the compiled executables of the ones before it: hundreds of
+    XLA:CPU executables in one process (each its own memory mappings) ended two fresh-clone runs
+    in a segfault inside XLA late in the suite."""
+    yield
+    import jax
+
+    jax.clear_caches()
+
+
 def pytest_collection_modifyitems(config, items):
     """Hardware tests (@pytest.mark.loihi) run only where Lava's Loihi extension is installed."""
     import pytest
