@@ -76,7 +76,7 @@ def _layerwise_readout(net, target, drive, steps, every_population, start=1):
     last = len(net.populations) - 1
     trains, counts = {}, []
     for i, pop in enumerate(net.populations):
-        incoming = [q for q in net.incoming(pop.name) if q.src != pop.name]
+        incoming = from_others(net, pop.name)
         a_in = None
         if incoming:
             a_in = _route(tuple(incoming), tuple(net.population(q.src) for q in incoming),
@@ -116,6 +116,11 @@ def _scan(pop, target, a_in, drive, steps, batch, recurrent, emit):
 def own_projections(net: SpikingNet, name: str) -> tuple:
     """The projections of population `name` onto itself."""
     return tuple(q for q in net.incoming(name) if q.src == name)
+
+
+def from_others(net: SpikingNet, name: str) -> tuple:
+    """The projections into population `name` from other populations."""
+    return tuple(q for q in net.incoming(name) if q.src != name)
 
 
 def _chunked_readout(net: SpikingNet, target: Target, drive, steps: int, every_population: bool, start: int = 1):
@@ -204,7 +209,7 @@ def synaptic_input_trains(net: SpikingNet, name: str, trains: dict, projections=
     payloads). As _synaptic_input: a_in(t) routes s(t-1), s(0) being the source's initial state;
     each projection is applied once to the T x B stacked steps, with float32 kernels after binary
     spikes, int32 after graded payloads."""
-    projections = [q for q in net.incoming(name) if q.src != name] if projections is None else projections
+    projections = from_others(net, name) if projections is None else projections
     if not projections:
         raise ValueError(f"population {name!r} has no incoming projection: it needs no synaptic input")
     sources = tuple(_anonymous(net.population(q.src)) for q in projections)

@@ -88,7 +88,8 @@ class Projection:
         w = jnp.asarray(self.weight, jnp.int32 if x.dtype == jnp.int32 else jnp.float32)
         if self.conv is None:
             flat = jnp.reshape(x, (x.shape[0], -1))
-            y = flat * w[:, 0] if w.shape[1] == 1 else jnp.matmul(flat, w.T, precision=HIGHEST)
+            one_source = w.shape[1] == 1  # a one-neuron source (a tonic bias): an outer product
+            y = flat * w[:, 0] if one_source else jnp.matmul(flat, w.T, precision=HIGHEST)
         elif self.pointwise:
             y = x * jnp.reshape(w, (-1,))
         else:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import own_projections, population_trains
+from snnc.backends.jax.simulator import from_others, own_projections, population_trains
 from snnc.compiler.ir.spiking import FloatNet, Projection, SpikingNet, path_depths
 from snnc.compiler.passes import replay
 from snnc.compiler.passes.check_limits import input_current
@@ -45,7 +45,7 @@ def calibrate_biases(net: SpikingNet, float_net: FloatNet, target: Target, calib
             bias = next(q for q in net.incoming(pop.name) if q.src == tonic_name(depth[pop.name]))
             fitted = run.fit_samples(pop)
             wanted = activity[pop.name][:fitted].sum(axis=0) * coding.max_rate / scales[pop.name]
-            external = [q for q in net.incoming(pop.name) if q is not bias and q.src != pop.name]
+            external = [q for q in from_others(net, pop.name) if q is not bias]
             a_ext = run.a_in(pop, 0, fitted, external) if external else jnp.zeros(
                 (timesteps, fitted, *pop.shape), jnp.int32)
             fit = _fit(pop, own, bias, a_ext, wanted, depth[pop.name], _bias_room(net, pop, bias, target), target)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import own_projections, population_reading, population_trains, synaptic_input_trains
+from snnc.backends.jax.simulator import from_others, own_projections, population_reading, population_trains, synaptic_input_trains
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.targets import Target
 
@@ -62,7 +62,7 @@ class Replay:
     def a_in(self, pop, lo: int, hi: int, projections=None) -> jnp.ndarray:
         """pop's synaptic input at steps 1..T for samples lo..hi through `projections` (default: all
         but its own), computed chunk by chunk."""
-        projections = [q for q in self.net.incoming(pop.name) if q.src != pop.name] if projections is None else projections
+        projections = from_others(self.net, pop.name) if projections is None else projections
         parts = []
         for a, b in _chunks(lo, hi, self._chunk_size(pop)):
             sources = {q.src: _unpack(self.records[q.src], self.net.population(q.src), a, b) for q in projections}
