@@ -49,11 +49,13 @@ def check_trainable(net: SpikingNet, target: Target) -> None:
 
 @jax.custom_vjp
 def _spike(x):
-    return x > 0
+    """1.0 where x > 0, else 0.0: a float, so that the surrogate gradient flows (a boolean output
+    would be non-differentiable to JAX, and every layer below the output would get zero gradient)."""
+    return (x > 0).astype(x.dtype)
 
 
 def _spike_fwd(x):
-    return x > 0, x
+    return _spike(x), x
 
 
 def _spike_bwd(x, g):
@@ -134,7 +136,7 @@ def mirror_readouts(params: dict, net: SpikingNet, target: Target, trains: jnp.n
             vth = values["vth"][pop.name] * shift
             v = jnp.clip(_decay(v0, unity - pop.dv, target) + u + values["b"][pop.name] * 2.0 ** pop.bias_exp,
                          -limit, limit)
-            fired = _spike((v - vth) / vth).astype(jnp.float32)
+            fired = _spike((v - vth) / vth)
             new_state[pop.name] = (u, v * (1 - fired), fired)
             new_s[pop.name] = fired
         return (new_state, new_s), new_state[pops[-1].name]

@@ -42,6 +42,25 @@ def test_mirror_forward_equals_the_integer_simulator(tuned):
         assert_array_equal(got[t - 1].astype(np.int64), want[t].reshape(len(x), -1))
 
 
+def test_every_layer_gets_a_gradient(tuned):
+    """The surrogate gradient reaches every projection and threshold, not only the output's (a
+    boolean spike function once stopped it at the output layer: only the last layer trained)."""
+    import jax
+
+    from snnc.compiler.finetune import input_trains, loss_fn, shadows
+    from snnc.runtime.artifact import load_artifact
+
+    tmp, parent, test, result = tuned
+    art = load_artifact(parent)
+    net, target = art.spiking, art.target
+    data = np.load(test)
+    grads = jax.grad(loss_fn)(shadows(net), net, target, input_trains(net, data["x"][:32], T),
+                              data["y"][:32], "ce")
+    no_gradient = [f"{q.src}->{q.dst}" for q, g in zip(net.projections, grads["w"]) if not np.asarray(g).any()]
+    assert not no_gradient, no_gradient
+    assert all(np.asarray(g) != 0 for g in grads["vth"].values()), grads["vth"]
+
+
 def test_loss_falls_and_accuracy_rises(tuned):
     import snnc
 
