@@ -21,6 +21,7 @@ class Coding:
     quantize: Callable  # (float_net, target, scales) -> (SpikingNet, notes)
     calibrate: Callable | None  # (spiking, float_net, target, calibration, scales) -> (SpikingNet, notes)
     native_max: bool = False  # computes max pooling itself: the exact (default) --maxpool keeps MaxPool layers
+    copies: int = 1  # neurons that carry one activation: each synapse of the float net becomes this many
 
 
 def _rate(options) -> Coding:
@@ -34,7 +35,8 @@ def _sigma_delta(options) -> Coding:
 
 
 def _population(options) -> Coding:
-    return Coding(partial(quantize_population, coding=PopulationCoding(levels=options.population)), None)
+    return Coding(partial(quantize_population, coding=PopulationCoding(levels=options.population)), None,
+                  copies=options.population)
 
 
 def _ttfs(options) -> Coding:

@@ -11,9 +11,9 @@ by subtraction and the bias weights included), bias mantissas at the population'
 thresholds to integers; rounding and decay are straight-through (their linear gradient), the
 strict threshold has a fast-sigmoid surrogate gradient, and each time step is rematerialized
 (jax.checkpoint) so memory grows with T only by the carry. The mirror's readout equals the integer
-simulator's exactly (tested), so the fine-tuned artifact verifies bit-exact against Lava. A
-population whose trained weights could drive more current than its u holds gets the larger leak
-du that keeps u from wrapping. Optimizer: optax Adam.
+simulator's exactly (tested), so the fine-tuned artifact verifies bit-exact against Lava. After
+every epoch, a population whose trained weights could drive more current than its u holds at
+its leak is scaled down as a whole (within_current). Optimizer: optax Adam.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import optax
 
 from snnc.compiler.ir.neurons.spike_source import rate_spike_trains
 from snnc.compiler.ir.spiking import SpikingNet
-from snnc.compiler.passes.check_limits import input_current
+from snnc.compiler.passes.quantize import max_input_current, to_weight_grid
 from snnc.compiler.options import FinetuneOptions
 from snnc.errors import SnncError
 from snnc.targets import Target
 
 SURROGATE_WIDTH = 0.5  # in units of the threshold: how far from it a neuron still gets gradient
+MAX_RESCALES = 8  # within_current's tries per population (rounding can leave a scaled current just above)
 
 
 def check_trainable(net: SpikingNet, target: Target) -> None:
@@ -161,14 +162,36 @@ def loss_fn(params, net, target, trains, labels, loss: str):
     return optax.softmax_cross_entropy_with_integer_labels(logits[-1], labels).mean()
 
 
+def within_current(params: dict, net: SpikingNet, target: Target) -> dict:
+    """params with every trained population whose deployed weights could drive more current than
+    its leak du keeps u from wrapping (Target.max_current) scaled down: its incoming weights and
+    biases, and a hidden population's threshold with them, so that its v and threshold shrink
+    together (the same spikes, up to rounding) and the output's reading shrinks as a whole (the
+    same class). du, and so the exact mirror, stay as compiled."""
+    params = jax.tree.map(np.array, params)
+    for pop in _trained(net):
+        incoming = [k for k, q in enumerate(net.projections) if q.dst == pop.name]
+        for _ in range(MAX_RESCALES):
+            current = max_input_current([to_weight_grid(params["w"][k], target).astype(np.int64) << net.projections[k].weight_exp
+                                         for k in incoming], [net.projections[k].kind for k in incoming])
+            if current <= pop.current_limit(target):
+                break
+            scale = 0.98 * pop.current_limit(target) / current
+            for k in incoming:
+                params["w"][k] = params["w"][k] * scale
+            params["b"][pop.name] = params["b"][pop.name] * scale
+            if pop.role == "hidden":
+                params["vth"][pop.name] = params["vth"][pop.name] * scale
+    return jax.tree.map(jnp.asarray, params)
+
+
 def trained_net(params: dict, net: SpikingNet, target: Target) -> SpikingNet:
-    """The integer network the parameters deploy to (a leak large enough for the trained currents)."""
+    """The integer network the parameters deploy to."""
     values = jax.tree.map(np.asarray, _deployed(params, target))
     projections = tuple(q.replace(weight=np.asarray(w, np.int32)) for q, w in zip(net.projections, values["w"]))
-    trained = SpikingNet(net.populations, projections, net.encoding, net.notes)
     populations = tuple(
         p.replace(bias_mant=np.asarray(values["b"][p.name], np.int32).reshape(np.shape(p.bias_mant)),
-                  vth=int(values["vth"][p.name]), du=max(p.du, target.leak_for(input_current(trained, p.name))))
+                  vth=int(values["vth"][p.name]))
         if p.name in values["b"] else p for p in net.populations)
     return SpikingNet(populations, projections, net.encoding, net.notes)
 
@@ -178,6 +201,13 @@ def input_trains(net: SpikingNet, x: np.ndarray, steps: int) -> np.ndarray:
     return np.moveaxis(rate_spike_trains(net.encode(x), net.input.full, steps), 1, 0)
 
 
+def cosine_rate(rate: float, epoch: int, epochs: int) -> float:
+    """The learning rate of epoch 1..epochs: `rate`, decayed along half a cosine to rate / 10 in
+    the last epoch (late epochs at the full rate undo what earlier ones found)."""
+    progress = (epoch - 1) / max(epochs - 1, 1)
+    return rate * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
+
+
 def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
              options: FinetuneOptions, evaluate: Callable[[SpikingNet], float] | None = None,
              on_epoch: Callable[[int, float, float | None], None] = lambda *a: None
@@ -185,7 +215,7 @@ def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tup
     """Train; returns the integer network and the history (loss and validation accuracy per epoch)."""
     check_trainable(net, target)
     params = shadows(net)
-    optimizer = optax.adam(options.learning_rate)
+    optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=options.learning_rate)
     state = optimizer.init(params)
 
     @jax.jit
@@ -198,10 +228,12 @@ def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tup
     history = []
     for epoch in range(1, options.epochs + 1):
         losses = []
+        state.hyperparams["learning_rate"] = jnp.float32(cosine_rate(options.learning_rate, epoch, options.epochs))
         for x, y in batches():
             params, state, loss = update(params, state, jnp.asarray(input_trains(net, x, options.timesteps)),
                                          jnp.asarray(y))
             losses.append(float(loss))
+        params = within_current(params, net, target)
         accuracy = evaluate(trained_net(params, net, target)) if evaluate else None
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "validation_accuracy": accuracy})
         on_epoch(epoch, history[-1]["loss"], accuracy)

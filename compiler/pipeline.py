@@ -54,9 +54,9 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     float_net, new = lower_to_populations(graph, target)
     notes += new
-    float_net, new = split_fan_in(float_net, target)
+    float_net, new = split_fan_in(float_net, target, coding.copies)
     notes += new
-    too_wide = fan_in_violations(float_net, target) + neuron_core_violations(float_net, target)
+    too_wide = fan_in_violations(float_net, target, coding.copies) + neuron_core_violations(float_net, target)
     if too_wide:  # before calibration and quantization, which would only refuse it later
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(too_wide))
     scales, new = balance_thresholds(float_net, target, calibration)

@@ -37,6 +37,13 @@ def padded_rows(x: np.ndarray, multiple: int) -> np.ndarray:
     return x if extra == 0 else np.concatenate([x, np.zeros((extra, *x.shape[1:]), x.dtype)])
 
 
+def even_rows(count: int, limit: int) -> int:
+    """Rows per chunk when `count` rows are cut into as few chunks of at most `limit` rows as
+    possible, all of one size (the last padded): one compiled program serves every chunk."""
+    chunks = -(-count // limit)
+    return -(-count // chunks)
+
+
 def shard_rows(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """x padded to a multiple of the mesh size and placed across it, one slice of rows per device."""
     return jax.device_put(padded_rows(np.asarray(x), sharding.mesh.size), sharding)

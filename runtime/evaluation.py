@@ -14,7 +14,7 @@ from snnc.errors import SnncError
 from snnc.runtime.artifact import Artifact
 from snnc.runtime.counts import CountTally, energy_estimate
 from snnc.runtime.data import iter_x, load_labels
-from snnc.runtime.devices import batch_sharding, first_rows, shard_rows
+from snnc.runtime.devices import batch_sharding, even_rows, first_rows, padded_rows, shard_rows
 from snnc.runtime.progress import tracked
 from snnc.runtime.results import EvaluateResult, Latency, TimestepAccuracy
 from snnc.targets import Target
@@ -34,12 +34,14 @@ def _correct(scores, labels: np.ndarray) -> int:
 
 
 def simulated(net: SpikingNet, target: Target, drive: np.ndarray, timesteps: tuple[int, ...],
-              sharding: NamedSharding | None = None) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """readout_and_counts of `drive`; with a sharding (runtime/devices.py), split over its devices,
-    padded rows dropped: the same integers."""
-    if sharding is None:
-        return readout_and_counts(net, target, drive, timesteps)
-    return first_rows(readout_and_counts(net, target, shard_rows(drive, sharding), timesteps), len(drive))
+              sharding: NamedSharding | None = None, rows: int = 1) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """readout_and_counts of `drive` padded with zero rows to a multiple of `rows` (every batch of
+    an evaluation one shape: one compilation); with a sharding (runtime/devices.py), split over its
+    devices. Padded rows are dropped: the same integers."""
+    padded = padded_rows(drive, rows)
+    if sharding is not None:
+        padded = shard_rows(padded, sharding)
+    return first_rows(readout_and_counts(net, target, padded, timesteps), len(drive))
 
 
 def latency(net: SpikingNet, settled: np.ndarray, timesteps: int) -> Latency:
@@ -63,15 +65,16 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
     ann_correct, seen = 0, 0
     forward = jax.jit(lambda x: art.float_net.forward(x)[net.output.name])
     tally, settled = CountTally(net, timesteps[-1]), []
-    for batch in tracked(iter_x(data, net.sample_shape, BATCH, len(labels)), "evaluating", len(labels)):
+    rows = even_rows(len(labels), BATCH)
+    for batch in tracked(iter_x(data, net.sample_shape, rows, len(labels)), "evaluating", len(labels)):
         y = labels[seen: seen + len(batch)]
         seen += len(batch)
-        out, counts, steps = simulated(net, target, net.encode(batch), timesteps, sharding)
+        out, counts, steps = simulated(net, target, net.encode(batch), timesteps, sharding, rows)
         tally.add(counts)
         settled.append(steps)
         for t in timesteps:
             correct[t] += _correct(out[t], y)
-        ann_correct += _correct(forward(batch), y)
+        ann_correct += _correct(forward(padded_rows(batch, rows))[:len(batch)], y)
     if seen == 0:
         raise SnncError(f"{data}: no samples")
     layers = tally.layers()

@@ -61,6 +61,36 @@ def test_every_layer_gets_a_gradient(tuned):
     assert all(np.asarray(g) != 0 for g in grads["vth"].values()), grads["vth"]
 
 
+def test_weights_grown_beyond_the_leak_are_scaled_back(tuned):
+    """Training can grow a population's weights past the current its leak keeps u from wrapping;
+    within_current scales that population down (weights, bias, threshold) and leaves du as
+    compiled, so the tuned network passes check_limits and still answers as before."""
+    import jax
+
+    from snnc.backends.jax.simulator import readout
+    from snnc.compiler.finetune import shadows, trained_net, within_current
+    from snnc.compiler.passes.check_limits import check_limits, input_current
+    from snnc.runtime.artifact import load_artifact
+
+    tmp, parent, test, result = tuned
+    art = load_artifact(tmp / "tuned.snn")
+    net, target = art.spiking, art.target
+    hidden = next(p for p in net.populations if p.role == "hidden" and p.kind == "lif")
+    params = shadows(net)
+    params["w"] = [w * 4 if q.dst == hidden.name else w for q, w in zip(net.projections, params["w"])]
+    params["b"][hidden.name] = params["b"][hidden.name] * 4
+    params["vth"][hidden.name] = params["vth"][hidden.name] * 4
+    grown = trained_net(params, net, target)
+    assert input_current(grown, hidden.name) > hidden.current_limit(target)  # beyond what u holds
+    fitted = trained_net(within_current(params, net, target), net, target)
+    check_limits(fitted, target)  # raises if any limit is broken
+    assert [p.du for p in fitted.populations if p.on_chip] == [p.du for p in net.populations if p.on_chip]
+    x = np.load(test)["x"][:64]
+    classes = [readout(n, target, n.encode(x), (T,))[T].reshape(len(x), -1).argmax(1) for n in (net, fitted)]
+    assert (classes[0] == classes[1]).mean() > 0.9
+    assert jax.tree.structure(params) == jax.tree.structure(within_current(params, net, target))
+
+
 def test_loss_falls_and_accuracy_rises(tuned):
     import snnc
 

@@ -49,7 +49,8 @@ def test_layer_by_layer_readout_is_the_whole_network_stepped(family, seed, monke
     net, drive = _net(family, seed)
     readings, spikes = stepped_readings(net, drive, STEPS)
     assert sum(int(spikes[p.name].sum()) for p in net.populations[1:] if p.on_chip) > 0  # not a silent net
-    for layer_bytes in (simulator.LAYER_BYTES, 1):  # one chunk; one sample per chunk
+    two_rows = 2 * 4 * STEPS * max(p.size for p in net.populations)  # chunks of two samples: of five, the last padded
+    for layer_bytes in (simulator.LAYER_BYTES, 1, two_rows):  # one chunk; one sample per chunk; two
         monkeypatch.setattr(simulator, "LAYER_BYTES", layer_bytes)
         out, counts, _ = simulator.readout_and_counts(net, LOIHI2, drive, tuple(range(1, STEPS + 1)))
         for t in range(1, STEPS + 1):

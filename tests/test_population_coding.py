@@ -64,3 +64,23 @@ def test_population_coded_lenet_verifies_bit_exact(compiled):
     artifacts, test = compiled
     result = snnc.verify(artifacts["lenet"], test, samples=2, timesteps=10)
     assert result.bit_exact, result.comparison.first
+
+
+def test_fan_in_times_the_population_is_split_not_refused(tmp_path):
+    """16 neurons per value multiply the LeNet's 6x6x8 = 288-synapse convolution (pooling
+    composed) to 4608 > 4096: the float net is split at 4096 / 16 per neuron, so the population-
+    coded network fits, keeps its accuracy and verifies bit-exact."""
+    import snnc
+    from snnc.compiler.resources import fan_in
+    from snnc.runtime.artifact import load_artifact
+
+    cal, test = write_digits(tmp_path)
+    out = tmp_path / "lenet16.snn"
+    result = snnc.compile(FIXTURES / "lenet.h5", calibration=cal, output=out, coding="population", population=16,
+                          target="loihi2", chips=8)
+    assert any("split into" in note for note in result.notes), result.notes
+    net = load_artifact(out).spiking
+    assert max(sum(fan_in(q) for q in net.incoming(p.name)) for p in net.populations) <= 4096
+    evaluated = snnc.evaluate(out, test, timesteps=(8,))
+    assert evaluated.results[0].accuracy >= evaluated.ann_accuracy - 0.01
+    assert snnc.verify(out, test, samples=1, timesteps=8).bit_exact

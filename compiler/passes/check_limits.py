@@ -38,14 +38,16 @@ def violations(net: SpikingNet, target: Target) -> list[str]:
     return problems + fan_in_violations(net, target)
 
 
-def fan_in_violations(net, target: Target) -> list[str]:
+def fan_in_violations(net, target: Target, copies: int = 1) -> list[str]:
     """Populations whose neurons receive more synapses than the target allows. Needs only the
-    projections' shapes, so compile checks it on the FloatNet, before any expensive step."""
+    projections' shapes, so compile checks it on the FloatNet, before any expensive step, where
+    a coding that carries each value on `copies` neurons multiplies every fan-in by that many."""
     problems = []
     for pop in net.populations:
         synapses = sum(fan_in(q) for q in net.incoming(pop.name))
-        if synapses > target.max_fan_in:
-            problems.append(f"population {pop.name!r} (layer {pop.layer}): fan-in {synapses} > {target.max_fan_in} "
+        if synapses * copies > target.max_fan_in:
+            times = f" x {copies} neurons per value" if copies > 1 else ""
+            problems.append(f"population {pop.name!r} (layer {pop.layer}): fan-in {synapses}{times} > {target.max_fan_in} "
                             "synapses per neuron")
     return problems
 

@@ -21,25 +21,27 @@ from snnc.targets import Target
 RESERVED = 2  # synapses per neuron the quantization may add: a projection onto itself, a tonic bias
 
 
-def split_fan_in(net: FloatNet, target: Target) -> tuple[FloatNet, list[str]]:
+def split_fan_in(net: FloatNet, target: Target, copies: int = 1) -> tuple[FloatNet, list[str]]:
+    """copies: neurons that will carry each value (population coding), each synapse becoming that many."""
+    limit = target.max_fan_in // copies
     populations, projections, notes = [], list(net.projections), []
     for pop in net.populations:
         incoming = net.incoming(pop.name)
         total = sum(fan_in(q) for q in incoming)
-        if pop.role not in ("hidden", "output") or total <= target.max_fan_in:
+        if pop.role not in ("hidden", "output") or total <= limit:
             populations.append(pop)
             continue
         widest = max(incoming, key=fan_in)
-        split = _split(widest, pop, target.max_fan_in - RESERVED)
+        split = _split(widest, pop, limit - RESERVED)
         if split is None or total - fan_in(widest) + sum(fan_in(q) for q in split[1] if q.dst == pop.name) > (
-                target.max_fan_in - RESERVED):
+                limit - RESERVED):
             populations.append(pop)  # fan_in_violations names it
             continue
         relays, new, parts = split
         populations += [*relays, pop]
         projections[projections.index(widest)] = new[0]
         projections += new[1:]
-        notes.append(f"{pop.name}: fan-in {total} > {target.max_fan_in}: the projection from {widest.src} split into "
+        notes.append(f"{pop.name}: fan-in {total} > {limit}: the projection from {widest.src} split into "
                      f"{parts} partial sums, carried by relays {relays[0].name} and "
                      f"{relays[1].name} ({2 * relays[0].size} neurons, one step more latency)")
     return FloatNet(tuple(populations), tuple(projections), net.notes), notes
