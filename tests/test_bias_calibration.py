@@ -73,9 +73,9 @@ def test_the_per_channel_gap_shrinks_in_every_layer(depthwise_inputs, monkeypatc
     assert [p.vth for p in fitted.populations] == [p.vth for p in net.populations]  # only biases change
 
 
-def test_no_whole_network_simulation(depthwise_inputs, monkeypatch):
+def test_one_readout_and_no_whole_network_stepping(depthwise_inputs, monkeypatch):
     args, kwargs = depthwise_inputs
-    calls = {"_layerwise_readout": 0, "_trace_scan": 0}
+    calls = {"_layerwise_readout": 0, "_trace_scan": 0}  # the readout: only the uncalibrated network's answers
 
     def counting(name):
         inner = getattr(simulator, name)
@@ -87,8 +87,8 @@ def test_no_whole_network_simulation(depthwise_inputs, monkeypatch):
 
     for name in calls:
         counting(name)
-    calibrate.calibrate_biases(*args, **kwargs)  # its answers too are replayed layer by layer
-    assert calls == {"_layerwise_readout": 0, "_trace_scan": 0}
+    calibrate.calibrate_biases(*args, **kwargs)  # the calibrated network's answers are replayed layer by layer
+    assert calls == {"_layerwise_readout": 1, "_trace_scan": 0}
 
 
 @pytest.mark.parametrize("keeps", [True, False])

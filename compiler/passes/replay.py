@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import from_others, own_projections, population_reading, population_trains, synaptic_input_trains
+from snnc.backends.jax.simulator import from_others, population_reading, population_trains, readout, synaptic_input_trains
 from snnc.compiler.ir.spiking import FloatNet, SpikingNet
 from snnc.targets import Target
 
@@ -108,11 +108,9 @@ class Replay:
 
 
 def answers(net: SpikingNet, target: Target, x: np.ndarray, steps: int) -> np.ndarray:
-    """The network's class on every sample at T = steps, replayed layer by layer."""
-    run = Replay(net, target, x, steps)
-    for i, pop in enumerate(net.populations[:-1]):
-        run.advance(i, pop, own_projections(net, pop.name))
-    return run.answers()
+    """The network's class on every sample at T = steps, from the simulator's layer-by-layer
+    readout (its routing inside each population's scan runs about twice as fast as a replay)."""
+    return readout(net, target, net.encode(x), (steps,))[steps].reshape(len(x), -1).argmax(axis=1)
 
 
 def ann_classes(float_net: FloatNet, x: np.ndarray) -> np.ndarray:
