@@ -44,6 +44,24 @@ def test_split_net_is_the_same_ann_and_fits(seed, max_fan_in):
         assert_allclose(after[pop.name], before[pop.name], rtol=1e-5, atol=1e-5)
 
 
+def test_two_wide_projections_into_one_population_are_both_split():
+    """An output reading two 100-neuron populations (a ReLU6's two halves, say) at 60 synapses per
+    neuron: the widest split alone leaves 104, so the next is split too; the same ANN."""
+    rng = np.random.default_rng(0)
+    f32 = lambda *shape: rng.normal(0, 0.5, shape).astype(np.float32)  # noqa: E731
+    pops = (FloatPopulation("input", (50,), "input", np.zeros(50, np.float32), "input"),
+            FloatPopulation("a", (100,), "hidden", f32(100), "a"), FloatPopulation("b", (100,), "hidden", f32(100), "b"),
+            FloatPopulation("output", (4,), "output", f32(4), "output"))
+    net = FloatNet(pops, (Projection("input", "a", f32(100, 50)), Projection("input", "b", f32(100, 50)),
+                          Projection("a", "output", f32(4, 100)), Projection("b", "output", f32(4, 100))))
+    target = LOIHI2.model_copy(update=dict(max_fan_in=60))
+    split, notes = split_fan_in(net, target)
+    assert len(notes) == 2 and not fan_in_violations(split, target), notes
+    assert {p.name for p in split.populations} >= {"output_part_pos", "output_part2_neg"}
+    x = rng.uniform(0, 1, (16, 50)).astype(np.float32)
+    assert_allclose(split.forward(x)["output"], net.forward(x)["output"], rtol=1e-5, atol=1e-5)
+
+
 def test_a_split_that_cannot_fit_is_left_for_the_refusal():
     """With 8 input channels and at most 8 synapses per neuron, no channel split of a 3x3 kernel fits."""
     net, target = wide_net(0), LOIHI2.model_copy(update=dict(max_fan_in=10))

@@ -1,7 +1,8 @@
 """Split a projection whose fan-in the target cannot hold into partial sums carried by relays.
 
 A population whose neurons receive more synapses than the target's max_fan_in (VGG-16's 3x3
-convolutions over 512 channels: 4608) gets its widest incoming projection cut, along its source's
+convolutions over 512 channels: 4608) gets its widest incoming projections (the widest first,
+until the rest fits) each cut, along its source's
 channels (a convolution) or neurons (a dense projection), into `parts` partial sums p_1..p_k, each
 within the limit. ReLU neurons carry only non-negative values, so each partial sum travels as two
 relay populations, relu(p_j) and relu(-p_j), and the population adds relu(p_j) - relu(-p_j) = p_j:
@@ -26,28 +27,36 @@ def split_fan_in(net: FloatNet, target: Target, copies: int = 1) -> tuple[FloatN
     limit = target.max_fan_in // copies
     populations, projections, notes = [], list(net.projections), []
     for pop in net.populations:
-        incoming = net.incoming(pop.name)
+        incoming = [q for q in projections if q.dst == pop.name]
         total = sum(fan_in(q) for q in incoming)
         if pop.role not in ("hidden", "output") or total <= limit:
             populations.append(pop)
             continue
-        widest = max(incoming, key=fan_in)
-        split = _split(widest, pop, limit - RESERVED)
-        if split is None or total - fan_in(widest) + sum(fan_in(q) for q in split[1] if q.dst == pop.name) > (
-                limit - RESERVED):
-            populations.append(pop)  # fan_in_violations names it
+        relays, replaced, added, split_notes, wide = [], {}, [], [], total
+        for widest in sorted(incoming, key=fan_in, reverse=True):  # the widest first, until the rest fits
+            if total <= limit - RESERVED:
+                break
+            split = _split(widest, pop, limit - RESERVED, "" if not relays else str(len(relays) // 2 + 1))
+            if split is None:
+                break
+            pair, new, parts = split
+            relays += pair
+            replaced[id(widest)] = new[0]
+            added += new[1:]
+            total += sum(fan_in(q) for q in new if q.dst == pop.name) - fan_in(widest)
+            split_notes.append(f"{pop.name}: fan-in {wide} > {limit}: the projection from {widest.src} split into {parts} "
+                               f"partial sums, carried by relays {pair[0].name} and {pair[1].name} "
+                               f"({2 * pair[0].size} neurons, one step more latency)")
+        if total > limit - RESERVED:  # fan_in_violations names it
+            populations.append(pop)
             continue
-        relays, new, parts = split
         populations += [*relays, pop]
-        projections[projections.index(widest)] = new[0]
-        projections += new[1:]
-        notes.append(f"{pop.name}: fan-in {total} > {limit}: the projection from {widest.src} split into "
-                     f"{parts} partial sums, carried by relays {relays[0].name} and "
-                     f"{relays[1].name} ({2 * relays[0].size} neurons, one step more latency)")
+        projections = [replaced.get(id(q), q) for q in projections] + added
+        notes += split_notes
     return FloatNet(tuple(populations), tuple(projections), net.notes), notes
 
 
-def _split(q: Projection, dst: FloatPopulation, limit: int):
+def _split(q: Projection, dst: FloatPopulation, limit: int, tag: str = ""):
     """The relays (positive, negative), the projections (into the relays, then from them into dst)
     that replace q and the number of partial sums, or None where q cannot be split within `limit`."""
     if q.conv is None:
@@ -73,7 +82,7 @@ def _split(q: Projection, dst: FloatPopulation, limit: int):
         into = ConvGeometry(q.conv.strides, q.conv.pads, parts)
         out_of = ConvGeometry((1, 1), ((0, 0), (0, 0)), 1)
         shape = (*dst.shape[:2], parts * cout)
-    relays = tuple(FloatPopulation(f"{dst.name}_part_{sign}", shape, "hidden", np.zeros(shape, np.float32), dst.layer)
+    relays = tuple(FloatPopulation(f"{dst.name}_part{tag}_{sign}", shape, "hidden", np.zeros(shape, np.float32), dst.layer)
                    for sign in ("pos", "neg"))
     new = []
     for relay, sign in zip(relays, (np.float32(1), np.float32(-1))):
