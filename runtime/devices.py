@@ -40,8 +40,8 @@ def padded_rows(x: np.ndarray, multiple: int) -> np.ndarray:
 def even_rows(count: int, limit: int) -> int:
     """Rows per chunk when `count` rows are cut into as few chunks of at most `limit` rows as
     possible, all of one size (the last padded): one compiled program serves every chunk."""
-    chunks = -(-count // limit)
-    return -(-count // chunks)
+    chunks = max(1, -(-count // limit))
+    return max(1, -(-count // chunks))
 
 
 def shard_rows(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
