@@ -9,6 +9,7 @@ so every integer equals a one-device run's; the padded rows' results are dropped
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -31,10 +32,12 @@ def batch_sharding(devices: int) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(BATCH_AXIS))
 
 
-def padded_rows(x: np.ndarray, multiple: int) -> np.ndarray:
-    """x with zero rows appended up to a multiple of `multiple` rows."""
+def padded_rows(x, multiple: int):
+    """x (a NumPy or JAX array, which stays where it is) with zero rows appended up to a multiple
+    of `multiple` rows."""
     extra = -len(x) % multiple
-    return x if extra == 0 else np.concatenate([x, np.zeros((extra, *x.shape[1:]), x.dtype)])
+    xp = jnp if isinstance(x, jax.Array) else np
+    return x if extra == 0 else xp.concatenate([x, xp.zeros((extra, *x.shape[1:]), x.dtype)])
 
 
 def even_rows(count: int, limit: int) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from snnc.compiler.ir.float_graph import HIGHEST
 from snnc.compiler.ir.neurons.lif import shift
 from snnc.compiler.ir.spiking import SpikingNet
-from snnc.runtime.devices import even_rows, fetched
+from snnc.runtime.devices import even_rows, fetched, padded_rows
 from snnc.runtime.trace import Trace
 from snnc.targets import MAX_WEIGHT_BITS, Target
 
@@ -160,11 +160,9 @@ def _chunked_readout(net: SpikingNet, target: Target, drive, steps: int, every_p
     """_layerwise_readout on the host, run on equal chunks of samples (the last padded with zero
     rows, whose results are dropped) whose widest population's outputs over `steps` fit LAYER_BYTES."""
     rows = even_rows(len(drive), max(1, LAYER_BYTES // (4 * steps * max(p.size for p in net.populations))))
-    extra = -len(drive) % rows
-    padded = jnp.concatenate([jnp.asarray(drive, jnp.int32), jnp.zeros((extra, *drive.shape[1:]), jnp.int32)]) if extra \
-        else jnp.asarray(drive, jnp.int32)
-    parts = [_layerwise_readout(net, target, padded[lo:lo + rows], steps, every_population, start)
-             for lo in range(0, len(padded), rows)]
+    padded = padded_rows(drive, rows)
+    parts = [_layerwise_readout(net, target, jnp.asarray(padded[lo:lo + rows], jnp.int32), steps, every_population,
+                                start) for lo in range(0, len(padded), rows)]
     return jax.tree.map(lambda *chunks: np.concatenate([fetched(c) for c in chunks])[:len(drive)], *parts)
 
 
