@@ -18,29 +18,36 @@ from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
 
 @dataclass(frozen=True)
 class Coding:
-    quantize: Callable  # (float_net, target, scales) -> (SpikingNet, notes)
+    quantize: Callable  # (float_net, target, Statistics) -> (SpikingNet, notes)
     calibrate: Callable | None  # (spiking, float_net, target, calibration, scales) -> (SpikingNet, notes)
     native_max: bool = False  # computes max pooling itself: the exact (default) --maxpool keeps MaxPool layers
     copies: int = 1  # neurons that carry one activation: each synapse of the float net becomes this many
 
 
+def _from_scales(quantize: Callable, **coding) -> Callable:
+    """A quantization that reads the activation scales alone."""
+    return lambda net, target, stats: quantize(net, target, stats.scales, **coding)
+
+
 def _rate(options) -> Coding:
     rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint, reset=options.reset)
     calibrate = calibrate_thresholds if options.reset == "zero" else calibrate_biases
-    return Coding(partial(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint))
+    return Coding(_from_scales(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint))
 
 
 def _sigma_delta(options) -> Coding:
-    return Coding(partial(quantize_sigma_delta, coding=SigmaDeltaCoding()), None)
+    return Coding(lambda net, target, stats: quantize_sigma_delta(net, target, stats.scales, SigmaDeltaCoding(),
+                                                                  stats.sums), None)
 
 
 def _population(options) -> Coding:
-    return Coding(partial(quantize_population, coding=PopulationCoding(levels=options.population)), None,
+    return Coding(_from_scales(quantize_population, coding=PopulationCoding(levels=options.population)), None,
                   copies=options.population)
 
 
 def _ttfs(options) -> Coding:
-    return Coding(partial(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None, native_max=True)
+    return Coding(_from_scales(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None,
+                  native_max=True)
 
 
 CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population, "ttfs": _ttfs}

@@ -59,9 +59,10 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     too_wide = fan_in_violations(float_net, target, coding.copies) + neuron_core_violations(float_net, target)
     if too_wide:  # before calibration and quantization, which would only refuse it later
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(too_wide))
-    scales, new = balance_thresholds(float_net, target, calibration)
+    stats, new = balance_thresholds(float_net, target, calibration)
+    scales = stats.scales
     notes += new
-    spiking, new = coding.quantize(float_net, target, scales)
+    spiking, new = coding.quantize(float_net, target, stats)
     notes += new
     if calibration is not None and coding.calibrate is not None:
         spiking, new = coding.calibrate(spiking, float_net, target, calibration, scales)

@@ -95,7 +95,7 @@ def test_fan_in_beyond_the_target_is_refused_before_calibration(tmp_path, capsys
     model = keras.Sequential([keras.Input((66, 66, 1)), keras.layers.Conv2D(2, 65, activation="relu"),
                               keras.layers.Flatten(), keras.layers.Dense(10)])
     model.save(tmp_path / "wide.keras")
-    monkeypatch.setattr(balance_thresholds, "activation_scales", lambda *a: pytest.fail("calibration ran"))
+    monkeypatch.setattr(balance_thresholds, "activation_statistics", lambda *a: pytest.fail("calibration ran"))
     code, err = _run(capsys, "compile", tmp_path / "wide.keras", "--calibration", data[0], "-o", tmp_path / "w.snn")
     assert code == 2 and "fan-in 4225 > 4096" in err and err.count("\n") == 1, err
     assert not (tmp_path / "w.snn").exists()

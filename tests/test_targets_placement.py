@@ -229,7 +229,7 @@ def test_chips_beyond_the_board_are_refused_before_calibration(models, tmp_path,
 
     cal, _ = write_digits(tmp_path)
     board = _write(tmp_path / "board.json", TINY)
-    monkeypatch.setattr(balance_thresholds, "activation_scales", lambda *a: pytest.fail("calibration ran"))
+    monkeypatch.setattr(balance_thresholds, "activation_statistics", lambda *a: pytest.fail("calibration ran"))
     code, captured = _run(capsys, "compile", models / "small.keras", "--target", board, "--chips", "2",
                           "--calibration", cal, "-o", tmp_path / "s.snn")
     assert code == 2 and captured.err.count("\n") == 1 and not (tmp_path / "s.snn").exists()

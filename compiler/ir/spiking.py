@@ -138,10 +138,10 @@ class FloatNet:
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
 
-    def forward(self, x) -> dict[str, jnp.ndarray]:
-        """Every population's activation (the ANN) for a batch x (B, *input shape)."""
+    def forward(self, x, before_relu: bool = False) -> dict[str, jnp.ndarray]:
+        """Every population's activation (the ANN) for a batch x (B, *input shape); with before_relu, a hidden population's pre-activation instead (sum plus bias)."""
         shapes = {p.name: p.shape for p in self.populations}
-        values = {}
+        values, returned = {}, {}
         for pop in self.populations:
             if pop.role == "input":
                 values[pop.name] = jnp.asarray(x, jnp.float32)
@@ -155,7 +155,9 @@ class FloatNet:
             pre = sum((q.apply(values[q.src], shapes[q.src], pop.shape) for q in self.incoming(pop.name)),
                       jnp.asarray(pop.bias))
             values[pop.name] = jnp.maximum(pre, 0) if pop.role == "hidden" else pre
-        return values
+            if before_relu:
+                returned[pop.name] = pre
+        return values | returned
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 lambda is the given percentile of the population's positive float activations (the ANN's) over
 all calibration samples and neurons; 100 means the maximum. Quantization maps lambda to the
-neuron's maximal useful rate. The statistics are streamed: a fixed log-spaced histogram per
-population (4096 bins over 1e-8..1e8, bin ratio 1.009) and a running maximum, so memory does
-not grow with the calibration set.
+neuron's maximal useful rate. The same pass records each population's largest synaptic sum:
+max |sum_q W_q x_q| and max |sum_q W_q x_q + b| over the calibration data, what a sigma-delta
+neuron's 24-bit sigma and act must hold. The statistics are streamed: a fixed log-spaced
+histogram per population (4096 bins over 1e-8..1e8, bin ratio 1.009) and running maxima, so
+memory does not grow with the calibration set.
 """
 
 from __future__ import annotations
@@ -27,20 +29,31 @@ class Calibration:
     percentile: float = 99.9
 
 
-def activation_scales(net: FloatNet, calibration: Calibration) -> dict[str, float]:
-    forward = jax.jit(net.forward)
+@dataclass(frozen=True)
+class Statistics:
+    scales: dict[str, float]  # lambda per population
+    sums: dict[str, float]  # the largest |synaptic sum|, with or without the bias, per population
+
+
+def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics:
+    forward = jax.jit(lambda x: net.forward(x, before_relu=True))
     hist = {p.name: np.zeros(len(EDGES) + 1, np.int64) for p in net.populations}
     peak = {p.name: 0.0 for p in net.populations}
+    sums = {p.name: 0.0 for p in net.populations}
     for batch in calibration.batches():
-        for name, values in forward(batch).items():
-            positive = np.asarray(values).ravel()
-            positive = positive[positive > 0]
+        outputs = forward(batch)
+        for pop in net.populations:
+            values = np.asarray(outputs[pop.name]).reshape(len(batch), -1)
+            positive = values[values > 0]
             if positive.size:
-                hist[name] += np.bincount(np.searchsorted(EDGES, positive), minlength=len(EDGES) + 1)
-                peak[name] = max(peak[name], float(positive.max()))
+                hist[pop.name] += np.bincount(np.searchsorted(EDGES, positive), minlength=len(EDGES) + 1)
+                peak[pop.name] = max(peak[pop.name], float(positive.max()))
+            unbiased = values - np.asarray(pop.bias, np.float32).reshape(1, -1)
+            sums[pop.name] = max(sums[pop.name], float(np.abs(values).max(initial=0)), float(np.abs(unbiased).max(initial=0)))
     # Inputs are bounded data (pixel intensities): their scale is the maximum.
-    return {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.percentile)
-            for p in net.populations}
+    scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.percentile)
+              for p in net.populations}
+    return Statistics(scales, sums)
 
 
 def _percentile(hist: np.ndarray, peak: float, q: float) -> float:
@@ -53,27 +66,33 @@ def _percentile(hist: np.ndarray, peak: float, q: float) -> float:
     return float(min(upper, peak))
 
 
-def weight_bound_scales(net: FloatNet, input_max: float = 1.0) -> dict[str, float]:
-    """Without calibration data: bounds on each population's activation for inputs in [0, input_max]."""
-    bound = {}
+def weight_bound_statistics(net: FloatNet, input_max: float = 1.0) -> Statistics:
+    """Without calibration data: bounds on each population's activation (its scale) and on its
+    |synaptic sum| for inputs in [0, input_max]."""
+    bound, sums = {}, {}
     for pop in net.populations:
         if pop.role == "input":
-            bound[pop.name] = input_max
+            bound[pop.name] = sums[pop.name] = input_max
             continue
-        total = np.maximum(pop.bias, 0).astype(np.float32)
+        positive = np.maximum(pop.bias, 0).astype(np.float32)
+        magnitude = np.abs(pop.bias).astype(np.float32)
         for q in net.incoming(pop.name):
             src = net.population(q.src)
             ones = np.full((1, *src.shape), bound[q.src], np.float32)
-            total = total + np.asarray(q.replace(weight=np.maximum(q.weight, 0)).apply(ones, src.shape, pop.shape))[0]
-        bound[pop.name] = float(total.max()) or 1.0
-    return bound
+            positive = positive + np.asarray(q.replace(weight=np.maximum(q.weight, 0)).apply(ones, src.shape, pop.shape))[0]
+            magnitude = magnitude + np.asarray(q.replace(weight=np.abs(q.weight)).apply(ones, src.shape, pop.shape))[0]
+        bound[pop.name] = float(positive.max()) or 1.0
+        sums[pop.name] = float(magnitude.max()) or 1.0
+    return Statistics(bound, sums)
 
 
-def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -> tuple[dict[str, float], list[str]]:
+def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -> tuple[Statistics, list[str]]:
     if calibration is None:
-        return weight_bound_scales(net), ["no calibration data: scales from weight bounds (expect lower accuracy)"]
-    scales = activation_scales(net, calibration)
+        return weight_bound_statistics(net), ["no calibration data: scales from weight bounds (expect lower accuracy)"]
+    stats = activation_statistics(net, calibration)
+    scales = dict(stats.scales)
     for name in scales:  # a capped ReLU's part above the cap shares its ReLU's scale (split_capped_relu.py)
         if capped_base(name) in scales:
             scales[name] = max(scales[name], scales[capped_base(name)])
-    return scales, [f"scales: {calibration.percentile:g}th percentile of positive activations; input: maximum"]
+    return Statistics(scales, stats.sums), [f"scales: {calibration.percentile:g}th percentile of positive "
+                                            "activations; input: maximum"]

@@ -53,8 +53,8 @@ class SigmaDeltaPopulation(Neurons):
     kind: Literal["sigma-delta"] = static(default="sigma-delta")
 
     graded: ClassVar[bool] = True
-    current_note: ClassVar[str] = ("graded sums are not bounded statically: sigma stays within 24 bits for "
-                                   "activations up to 32 times their calibrated scale")
+    current_note: ClassVar[str] = ("graded sums are not bounded statically: sigma and act stay within 24 bits "
+                                   "for synaptic sums up to 4 times the largest seen in calibration")
     summary: ClassVar[str] = "sigma-delta, graded spikes (send when |delta| >= vth << state_exp)"
 
     @property
