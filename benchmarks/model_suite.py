@@ -7,7 +7,8 @@ each T with --timesteps-hint T, with compile's default reset by subtraction and 
 and population coding at T = d+1 (d of the coded network: fan-in relays add to it), TTFS at T = 64 (windows fitted into it), the SNN
 Toolbox-style float soft-reset baseline at the rate T, and rate coding fine-tuned (`snnc finetune`,
 FINETUNE_EPOCHS epochs on the training digits, default learning rate) at T = max(8, d+4), target
-3 points, verified bit-exact against Lava on one sample.
+3 points, and at T1 = max(16, d+8), where rate coding's calibrated conversion alone misses its 1.5
+points on the deeper models; each tuned artifact verified bit-exact against Lava on one sample.
 
     .venv/bin/python benchmarks/model_suite.py [seed]
 """
@@ -132,7 +133,7 @@ def main(seed: int) -> None:
     lines = [f"Seed {seed} (`benchmarks/model_suite.py {seed}` repeats it); digits, 360 test samples.", "",
              "| model | d | ANN | rate T1/T2/T3 (gap, target 1.5/1.0/0.5) | rate, --reset zero | soft-reset baseline "
              f"T1/T2/T3 | sigma-delta T=d+1 | population T=d+1 | ttfs T={TTFS_T} | rate fine-tuned, {FINETUNE_EPOCHS} epochs "
-             "(target: within 3) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "(target: within 3) | rate fine-tuned at T1 (target: within 1.5) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, name in enumerate(("lenet", "resnet", "vgg", "mobilenet")):
         keras.utils.set_random_seed(seed + i)
         model = build(name)
@@ -165,7 +166,8 @@ def main(seed: int) -> None:
         gaps = "/".join(f"{100 * (ann - a):+.2f}" for a in rate)
         lines.append(f"| {name} | {d} | {100 * ann:.2f} | {'/'.join(fmt(a) for a in rate)} at T={'/'.join(map(str, ts))} "
                      f"({gaps}) | {'/'.join(fmt(a) for a in zero)} | {'/'.join(fmt(a) for a in soft)} | {fmt(others[0])} ({100 * (ann - (others[0] or 0)):+.2f}) | "
-                     f"{fmt(others[1])} | {fmt(others[2])} | {finetuned(path, out, name, max(8, d + 4)).cell(max(8, d + 4))} |")
+                     f"{fmt(others[1])} | {fmt(others[2])} | {finetuned(path, out, name, max(8, d + 4)).cell(max(8, d + 4))} | "
+                     f"{finetuned(path, out, name, ts[0]).cell(ts[0])} |")
         print(lines[-1], f"(trained in {time.perf_counter() - start:.0f} s)", flush=True)
     Path("docs/model_suite.md").write_text("# A model suite nobody tuned for\n\n" + __doc__.split("\n\n")[0] + "\n\n"
                                           + "\n".join(lines) + "\n")

@@ -37,7 +37,7 @@ def _rate(options) -> Coding:
 
 def _sigma_delta(options) -> Coding:
     return Coding(lambda net, target, stats: quantize_sigma_delta(net, target, stats.scales, SigmaDeltaCoding(),
-                                                                  stats.sums), None)
+                                                                  stats.sums, stats.means), None)
 
 
 def _population(options) -> Coding:

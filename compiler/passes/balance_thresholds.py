@@ -2,11 +2,12 @@
 
 lambda is the given percentile of the population's positive float activations (the ANN's) over
 all calibration samples and neurons; 100 means the maximum. Quantization maps lambda to the
-neuron's maximal useful rate. The same pass records each population's largest synaptic sum:
-max |sum_q W_q x_q| and max |sum_q W_q x_q + b| over the calibration data, what a sigma-delta
-neuron's 24-bit sigma and act must hold. The statistics are streamed: a fixed log-spaced
-histogram per population (4096 bins over 1e-8..1e8, bin ratio 1.009) and running maxima, so
-memory does not grow with the calibration set.
+neuron's maximal useful rate. The same pass records each population's largest synaptic sum
+(max |sum_q W_q x_q| and max |sum_q W_q x_q + b| over the calibration data: what a sigma-delta
+neuron's 24-bit sigma and act must hold) and each neuron's mean activation (for the sigma-delta
+bias correction). The statistics are streamed: a fixed log-spaced histogram per population (4096
+bins over 1e-8..1e8, bin ratio 1.009), running maxima and sums, so memory does not grow with the
+calibration set.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Calibration:
 class Statistics:
     scales: dict[str, float]  # lambda per population
     sums: dict[str, float]  # the largest |synaptic sum|, with or without the bias, per population
+    means: dict[str, np.ndarray] | None = None  # each neuron's mean activation (after its ReLU); None without data
 
 
 def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics:
@@ -40,10 +42,14 @@ def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics
     hist = {p.name: np.zeros(len(EDGES) + 1, np.int64) for p in net.populations}
     peak = {p.name: 0.0 for p in net.populations}
     sums = {p.name: 0.0 for p in net.populations}
+    totals = {p.name: np.zeros(p.size) for p in net.populations}
+    samples = 0
     for batch in calibration.batches():
         outputs = forward(batch)
+        samples += len(batch)
         for pop in net.populations:
             values = np.asarray(outputs[pop.name]).reshape(len(batch), -1)
+            totals[pop.name] += np.maximum(values, 0).sum(axis=0, dtype=np.float64)
             positive = values[values > 0]
             if positive.size:
                 hist[pop.name] += np.bincount(np.searchsorted(EDGES, positive), minlength=len(EDGES) + 1)
@@ -53,7 +59,8 @@ def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics
     # Inputs are bounded data (pixel intensities): their scale is the maximum.
     scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.percentile)
               for p in net.populations}
-    return Statistics(scales, sums)
+    means = {p.name: (totals[p.name] / max(samples, 1)).reshape(p.shape) for p in net.populations}
+    return Statistics(scales, sums, means)
 
 
 def _percentile(hist: np.ndarray, peak: float, q: float) -> float:
@@ -94,5 +101,5 @@ def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -
     for name in scales:  # a capped ReLU's part above the cap shares its ReLU's scale (split_capped_relu.py)
         if capped_base(name) in scales:
             scales[name] = max(scales[name], scales[capped_base(name)])
-    return Statistics(scales, stats.sums), [f"scales: {calibration.percentile:g}th percentile of positive "
+    return Statistics(scales, stats.sums, stats.means), [f"scales: {calibration.percentile:g}th percentile of positive "
                                             "activations; input: maximum"]

@@ -18,7 +18,8 @@ HEADROOM_BITS), so sums 2^HEADROOM_BITS times larger still fit the 24 bits) and 
 that the smallest population peak W' over the network is as large as it can be; then every A_q
 rises as far as it can without making its payloads finer (the output, read by nobody, to its
 bounds). A projection whose weights all round to zero makes its source send coarser payloads
-(coarse_payload_bits), else it is refused. With a static input each population's act is final once
+(coarse_payload_bits), else it is refused. Each bias absorbs the mean error its population's
+rounded weights add on the calibration data (docs/semantics.md). With a static input each population's act is final once
 its deepest input path has delivered; the output population (no ReLU) is read as act.
 """
 
@@ -51,17 +52,19 @@ class _RoundsToZero(Exception):
 
 
 def quantize_sigma_delta(net: FloatNet, target: Target, scales: dict[str, float], coding: SigmaDeltaCoding,
-                         sums: dict[str, float] | None = None) -> tuple[SpikingNet, list[str]]:
+                         sums: dict[str, float] | None = None,
+                         means: dict[str, np.ndarray] | None = None) -> tuple[SpikingNet, list[str]]:
     """The finest payloads first; a population whose payload is so fine that a projection from it
     rounds to all-zero weights (the gain of its destination is capped) sends coarser ones. sums: the
-    largest |synaptic sum| per population (balance_thresholds.Statistics); without, the scales."""
+    largest |synaptic sum| per population (balance_thresholds.Statistics); without, the scales.
+    means: each neuron's mean activation on the calibration data, for the bias correction."""
     sums = scales if sums is None else sums
     if not target.sigma_delta:
         raise SnncError(f"{target.name} has no sigma-delta neurons; compile with the rate coding or for a Loihi 2 target")
     coarse: set[str] = set()
     while True:
         try:
-            return _quantized(net, target, scales, sums, coding, coarse)
+            return _quantized(net, target, scales, sums, means, coding, coarse)
         except _RoundsToZero as zero:
             q = zero.projection
             if q.src in coarse or coding.coarse_payload_bits >= coding.payload_bits:
@@ -117,8 +120,20 @@ def _act_bits(net: FloatNet, target: Target, scales: dict[str, float], sums: dic
     return act
 
 
+def _rounding_error(q: Projection, rounded: np.ndarray, net: FloatNet, means: dict[str, np.ndarray] | None):
+    """The mean error the rounded weights (in the float weights' units) add to each neuron of q.dst
+    on the calibration data: the error weights applied to the source's mean activation (exact, as
+    the sum is linear). Zero without data."""
+    dst = net.population(q.dst)
+    if means is None:
+        return np.zeros(dst.shape)
+    error = q.replace(weight=(rounded - q.weight).astype(np.float32))
+    return np.asarray(error.apply(means[q.src][None].astype(np.float32), net.population(q.src).shape, dst.shape))[0]
+
+
 def _quantized(net: FloatNet, target: Target, scales: dict[str, float], sums: dict[str, float],
-               coding: SigmaDeltaCoding, coarse: set[str]) -> tuple[SpikingNet, list[str]]:
+               means: dict[str, np.ndarray] | None, coding: SigmaDeltaCoding,
+               coarse: set[str]) -> tuple[SpikingNet, list[str]]:
     full_bits = {p.name: coding.coarse_payload_bits if p.name in coarse else coding.payload_bits
                  for p in net.populations}
     full = {name: 2.0 ** bits for name, bits in full_bits.items()}
@@ -135,14 +150,16 @@ def _quantized(net: FloatNet, target: Target, scales: dict[str, float], sums: di
         peak = max(float(np.abs(w).max(initial=0.0)) for w in per_gain)
         fit = (2 ** target.weight_bits - 2) / peak if peak > 0 else np.inf
         gain = min(fit, 2.0 ** act_bits[pop.name] / scales[pop.name])
+        error = np.zeros(pop.shape)
         for q, w in zip(incoming, per_gain):
             weight = to_weight_grid(w * gain, target)
             if np.any(q.weight) and not np.any(weight):
                 raise _RoundsToZero(q, float(np.abs(w).max()) * gain)
             projections.append(q.replace(weight=weight))
+            error += _rounding_error(q, weight / gain * payload_gain[q.src], net, means)
         exp = _state_exp(np.log2(gain * scales[pop.name]), full_bits[pop.name], target)
         payload_gain[pop.name] = gain / 2 ** exp
-        bias = np.rint(pop.bias * gain / 2 ** exp)
+        bias = np.rint((pop.bias - error) * gain / 2 ** exp)
         if np.abs(bias).max(initial=0) > bias_max:
             raise SnncError(f"population {pop.name!r}: sigma-delta bias exceeds {target.sd_bias_bits} bits")
         pops.append(SigmaDeltaPopulation(pop.name, pop.shape, pop.role, coding.vth, bias.astype(np.int32), exp,
