@@ -22,6 +22,7 @@ class Coding:
     calibrate: Callable | None  # (spiking, float_net, target, calibration, scales) -> (SpikingNet, notes)
     native_max: bool = False  # computes max pooling itself: the exact (default) --maxpool keeps MaxPool layers
     copies: int = 1  # neurons that carry one activation: each synapse of the float net becomes this many
+    equalizes_channels: bool = False  # its weights share one scale per population: equalize channel ranges first
 
 
 def _from_scales(quantize: Callable, **coding) -> Callable:
@@ -37,7 +38,8 @@ def _rate(options) -> Coding:
 
 def _sigma_delta(options) -> Coding:
     return Coding(lambda net, target, stats: quantize_sigma_delta(net, target, stats.scales, SigmaDeltaCoding(),
-                                                                  stats.sums, stats.means), None)
+                                                                  stats.sums, stats.means), None,
+                  equalizes_channels=True)
 
 
 def _population(options) -> Coding:

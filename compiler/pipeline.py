@@ -10,6 +10,7 @@ from snnc.compiler.codings import Coding
 from snnc.compiler.passes.balance_thresholds import Calibration, balance_thresholds
 from snnc.compiler.passes.check_limits import check_limits, fan_in_violations, neuron_core_violations
 from snnc.compiler.passes.drop_noops import drop_noops
+from snnc.compiler.passes.equalize_channels import equalize_channels
 from snnc.compiler.passes.fold_batchnorm import fold_batchnorm
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.passes.place import Placement, place
@@ -44,7 +45,7 @@ def graph_passes(maxpool: str = "relu") -> tuple:
 
 def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None,
                   coding: Coding, maxpool: str = "relu") -> CompiledNetwork:
-    """The graph passes, lowering, scales, the coding's quantization (and its calibration, with
+    """The graph passes, lowering, the coding's channel equalization, scales, its quantization (and its calibration, with
     data), then the target's limits."""
     notes: list[str] = []
     if coding.native_max and maxpool == "relu":
@@ -54,6 +55,9 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     float_net, new = lower_to_populations(graph, target)
     notes += new
+    if coding.equalizes_channels:
+        float_net, new = equalize_channels(float_net)
+        notes += new
     float_net, new = split_fan_in(float_net, target, coding.copies)
     notes += new
     too_wide = fan_in_violations(float_net, target, coding.copies) + neuron_core_violations(float_net, target)
