@@ -83,10 +83,10 @@ def _state_exp(act_bits: float, full_bits: int, target: Target) -> int:
     return int(np.clip(np.round(act_bits - full_bits), 0, target.state_exp_max))
 
 
-def _reach(net: FloatNet, pop, payload_bits: dict[str, float], scales: dict[str, float]) -> float:
-    """log2 of pop's peak incoming W' per unit of A_pop (-inf without weights)."""
-    peak = max(float(np.abs(q.weight).max(initial=0.0)) * scales[q.src] / 2.0 ** payload_bits[q.src]
-               for q in net.incoming(pop.name))
+def _reach(peaks: list[tuple[str, float]], pop, payload_bits: dict[str, float], scales: dict[str, float]) -> float:
+    """log2 of pop's peak incoming W' per unit of A_pop (-inf without weights); peaks: (source,
+    largest |weight|) of each incoming projection."""
+    peak = max(w * scales[src] / 2.0 ** payload_bits[src] for src, w in peaks)
     return np.log2(peak / scales[pop.name]) if peak > 0 else -np.inf
 
 
@@ -100,11 +100,13 @@ def _act_bits(net: FloatNet, target: Target, scales: dict[str, float], sums: dic
     for name in coarse:  # payloads no finer than 2^coarse, however far state_exp reaches
         upper[name] = min(upper[name], full[name] + target.state_exp_max)
     inp = net.populations[0].name
+    peaks = {p.name: [(q.src, float(np.abs(q.weight).max(initial=0.0))) for q in net.incoming(p.name)]
+             for p in net.populations[1:]}
 
     def assign(beta: float) -> dict[str, float] | None:
         payload, act = {inp: float(full[inp])}, {}
         for pop in net.populations[1:]:
-            act[pop.name] = max(float(full[pop.name]), beta - _reach(net, pop, payload, scales))
+            act[pop.name] = max(float(full[pop.name]), beta - _reach(peaks[pop.name], pop, payload, scales))
             if act[pop.name] > upper[pop.name] + 1e-9:
                 return None
             payload[pop.name] = _payload_bits(act[pop.name], full[pop.name], target)
