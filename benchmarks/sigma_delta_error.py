@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from helpers import FIXTURES, write_digits  # noqa: E402
 
 from snnc.backends.jax.simulator import readout  # noqa: E402
-from snnc.compiler.codings import Coding  # noqa: E402
+from snnc.compiler.codings import Coding, coding_for  # noqa: E402
 from snnc.compiler.frontend.keras import load_model_graph  # noqa: E402
 from snnc.compiler.ir.spiking import path_depths  # noqa: E402
+from snnc.compiler.options import CompileOptions  # noqa: E402
 from snnc.compiler.passes.balance_thresholds import Calibration  # noqa: E402
 from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta  # noqa: E402
 from snnc.compiler.pipeline import compile_graph  # noqa: E402
@@ -39,9 +40,7 @@ STEPS = {
                                                                    stats.sums), None),
     "+bias": Coding(lambda net, target, stats: quantize_sigma_delta(net, target, stats.scales, SigmaDeltaCoding(),
                                                                     stats.sums, stats.means), None),
-    "+equalize": Coding(lambda net, target, stats: quantize_sigma_delta(net, target, stats.scales, SigmaDeltaCoding(),
-                                                                        stats.sums, stats.means), None,
-                        equalizes_channels=True),
+    "+equalize": coding_for(CompileOptions.checked(coding="sigma-delta")),  # the default compile's
 }
 
 

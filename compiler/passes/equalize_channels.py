@@ -75,13 +75,17 @@ def _input_channel(q: Projection) -> np.ndarray:
     return group[None, :] * per_group + np.arange(per_group)[:, None]
 
 
+def _per_channel(per_neuron: np.ndarray, pop: FloatPopulation) -> np.ndarray:
+    """The largest of a dense projection's per-neuron values over each channel of pop."""
+    return per_neuron.reshape(-1, pop.shape[-1]).max(axis=0) if len(pop.shape) == 3 else per_neuron
+
+
 def _into(q: Projection, dst: FloatPopulation) -> np.ndarray:
     """The largest |weight| of q into each channel of dst."""
     w = np.abs(q.weight)
     if q.conv is not None:
         return w.reshape(-1, w.shape[-1]).max(axis=0)
-    per_neuron = w.max(axis=1)
-    return per_neuron.reshape(dst.shape).reshape(-1, dst.shape[-1]).max(axis=0) if len(dst.shape) == 3 else per_neuron
+    return _per_channel(w.max(axis=1), dst)
 
 
 def _out_of(q: Projection, src: FloatPopulation) -> np.ndarray:
@@ -93,8 +97,7 @@ def _out_of(q: Projection, src: FloatPopulation) -> np.ndarray:
         np.maximum.at(out, np.broadcast_to(_input_channel(q), w.shape[2:]).reshape(-1),
                       w.max(axis=(0, 1)).reshape(-1))
         return out
-    per_neuron = w.max(axis=0)
-    return per_neuron.reshape(src.shape).reshape(-1, src.shape[-1]).max(axis=0) if len(src.shape) == 3 else per_neuron
+    return _per_channel(w.max(axis=0), src)
 
 
 def _factors(net: FloatNet, names: tuple[str, ...]) -> np.ndarray:
@@ -119,10 +122,13 @@ def _scaled(net: FloatNet, names: tuple[str, ...], s: np.ndarray) -> FloatNet:
                                         p.layer) for p in net.populations)
     projections = []
     for q in net.projections:
+        if q.dst not in names and q.src not in names:
+            projections.append(q)
+            continue
         w = np.asarray(q.weight, np.float64)
         if q.dst in names:
             w = w / (s if q.conv is not None else _per_neuron(net.population(q.dst), s)[:, None])
         if q.src in names:
             w = w * (s[_input_channel(q)] if q.conv is not None else _per_neuron(net.population(q.src), s)[None, :])
-        projections.append(q.replace(weight=w.astype(np.float32)) if names.count(q.dst) or names.count(q.src) else q)
+        projections.append(q.replace(weight=w.astype(np.float32)))
     return FloatNet(populations, tuple(projections), net.notes)
