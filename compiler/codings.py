@@ -10,10 +10,10 @@ from typing import Callable
 
 from snnc.compiler.passes.calibrate_biases import calibrate_biases
 from snnc.compiler.passes.calibrate_thresholds import calibrate_thresholds
-from snnc.compiler.passes.quantize import RateCoding, quantize
+from snnc.compiler.passes.quantize import RateCoding, quantize, rate_levels
 from snnc.compiler.passes.quantize_population import PopulationCoding, quantize_population
 from snnc.compiler.passes.quantize_sigma_delta import SigmaDeltaCoding, quantize_sigma_delta
-from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs
+from snnc.compiler.passes.quantize_ttfs import TtfsCoding, quantize_ttfs, ttfs_levels
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Coding:
     native_max: bool = False  # computes max pooling itself: the exact (default) --maxpool keeps MaxPool layers
     copies: int = 1  # neurons that carry one activation: each synapse of the float net becomes this many
     equalizes_channels: bool = False  # its weights share one scale per population: equalize channel ranges first
+    levels: Callable | None = None  # (float_net) -> the levels an activation is carried in: scales are searched for them
 
 
 def _from_scales(quantize: Callable, **coding) -> Callable:
@@ -33,7 +34,8 @@ def _from_scales(quantize: Callable, **coding) -> Callable:
 def _rate(options) -> Coding:
     rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint, reset=options.reset)
     calibrate = calibrate_thresholds if options.reset == "zero" else calibrate_biases
-    return Coding(_from_scales(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint))
+    return Coding(_from_scales(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint),
+                  levels=partial(rate_levels, coding=rate))
 
 
 def _sigma_delta(options) -> Coding:
@@ -44,12 +46,12 @@ def _sigma_delta(options) -> Coding:
 
 def _population(options) -> Coding:
     return Coding(_from_scales(quantize_population, coding=PopulationCoding(levels=options.population)), None,
-                  copies=options.population)
+                  copies=options.population, levels=lambda net: options.population)
 
 
 def _ttfs(options) -> Coding:
-    return Coding(_from_scales(quantize_ttfs, coding=TtfsCoding(timesteps=options.timesteps_hint)), None,
-                  native_max=True)
+    ttfs = TtfsCoding(timesteps=options.timesteps_hint)
+    return Coding(_from_scales(quantize_ttfs, coding=ttfs), None, native_max=True, levels=partial(ttfs_levels, coding=ttfs))
 
 
 CODINGS = {"rate": _rate, "sigma-delta": _sigma_delta, "population": _population, "ttfs": _ttfs}

@@ -39,7 +39,9 @@ class CompileOptions(_Options):
     maxpool: Literal["relu", "avg", "refuse"] = Field(
         "relu", description="MaxPooling1D/2D: compile it exactly as a ReLU network of pairwise maxima, replace it by "
                             "average pooling (fewer neurons and layers, a different model), or refuse it")
-    percentile: float = Field(99.9, gt=0, le=100, description="activation percentile that sets each layer's scale")
+    percentile: float | None = Field(
+        None, gt=0, le=100, description="activation percentile that sets each layer's scale (default: searched for the "
+                                        "least quantization error at the coding's levels; sigma-delta: 99.9)")
     max_rate: float = Field(1.0, gt=0, le=1, description="spikes per step that a layer's scale maps to")
     reset: Literal["subtract", "zero"] = Field(
         "subtract", description="rate coding: reset by subtraction (each neuron's projection onto itself; rates as "

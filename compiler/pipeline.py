@@ -16,6 +16,7 @@ from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.passes.place import Placement, place
 from snnc.compiler.passes.maxpool_to_relu import maxpool_to_relu
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
+from snnc.compiler.passes.search_scales import search_scales
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
 from snnc.compiler.passes.split_fan_in import split_fan_in
 from snnc.errors import SnncError
@@ -64,6 +65,8 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     if too_wide:  # before calibration and quantization, which would only refuse it later
         raise SnncError(f"the network does not fit {target.name}: " + "; ".join(too_wide))
     stats, new = balance_thresholds(float_net, target, calibration)
+    if calibration is not None and calibration.percentile is None and coding.levels is not None:
+        stats, new = search_scales(float_net, stats, coding.levels(float_net))
     scales = stats.scales
     notes += new
     spiking, new = coding.quantize(float_net, target, stats)

@@ -25,7 +25,7 @@ class SourceFile(_Strict):
 
 class CalibrationData(SourceFile):
     samples: int
-    percentile: float
+    percentile: float | None  # None: searched (compiler/passes/search_scales.py)
 
 
 class EpochRecord(_Strict):

@@ -19,13 +19,14 @@ from snnc.runtime.progress import progress
 class SweepConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
     coding: str
-    percentile: float
+    percentile: float | None  # None: compile's default (scales searched, compiler/passes/search_scales.py)
     max_rate: float | None  # rate coding only
 
     @property
     def label(self) -> str:
         rate = f", max rate {self.max_rate:g}" if self.max_rate is not None else ""
-        return f"{self.coding}, percentile {self.percentile:g}{rate}"
+        scales = "searched scales" if self.percentile is None else f"percentile {self.percentile:g}"
+        return f"{self.coding}, {scales}{rate}"
 
 
 class SweepPoint(BaseModel):

@@ -108,11 +108,12 @@ def report(artifact: str | Path, data: str | Path, output: str | Path, timesteps
 
 def sweep(model: str | Path, calibration: str | Path, data: str | Path, output: str | Path = "sweep",
           codings: Sequence[str] = ("rate", "sigma-delta", "population", "ttfs"), timesteps: Sequence[int] = (8, 16, 32, 64),
-          percentiles: Sequence[float] = (99.9,), max_rates: Sequence[float] = (1.0,), limit: int | None = None,
+          percentiles: Sequence[float | None] = (None,), max_rates: Sequence[float] = (1.0,), limit: int | None = None,
           workers: int | None = None, max_steps: int | None = None, max_energy: float | None = None) -> SweepResult:
-    """Compile `model` for every combination of codings, percentiles and (rate coding) max rates in
-    parallel worker processes, evaluate each at every T, write sweep.json and pareto.png to
-    `output`, and name the most accurate configuration within max_steps / max_energy (uJ)."""
+    """Compile `model` for every combination of codings, percentiles (None: compile's default, searched
+    scales) and (rate coding) max rates in parallel worker processes, evaluate each at every T, write
+    sweep.json and pareto.png to `output`, and name the most accurate configuration within max_steps
+    / max_energy (uJ)."""
     from snnc.runtime.sweep import grid, sweep as run_sweep
 
     for coding in codings:

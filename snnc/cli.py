@@ -265,9 +265,10 @@ def finetune(artifact, data, validation, output, **options):
             for h in result.history))
 
 
-def _floats(value: str) -> tuple[float, ...]:
+def _floats(value: str, word: str | None = None) -> tuple[float | None, ...]:
+    """Comma-separated numbers; `word`, where given, stands for None."""
     try:
-        return tuple(float(v) for v in value.split(",") if v.strip())
+        return tuple(None if v.strip() == word else float(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from None
 
@@ -279,7 +280,8 @@ def _floats(value: str) -> tuple[float, ...]:
 @click.option("--codings", default="rate,sigma-delta,population,ttfs", show_default=True,
               help=f"comma-separated, of: {', '.join(choices('coding'))}")
 @click.option("--timesteps", default="8,16,32,64", show_default=True, help="comma-separated T values")
-@click.option("--percentile", "percentiles", default="99.9", show_default=True, help="comma-separated percentiles")
+@click.option("--percentile", "percentiles", default="search", show_default=True,
+              help="comma-separated percentiles, or 'search' (compile's default: scales searched)")
 @click.option("--max-rate", "max_rates", default="1.0", show_default=True, help="comma-separated (rate coding)")
 @click.option("--samples", type=int, help="evaluate only the first N samples")
 @click.option("--workers", type=int, help="worker processes (default: one per configuration, at most the CPUs)")
@@ -292,7 +294,7 @@ def sweep(model, calibration, data, codings, timesteps, percentiles, max_rates, 
     from snnc import api
 
     result = api.sweep(model, calibration, data, output, tuple(c.strip() for c in codings.split(",") if c.strip()),
-                       _timesteps(timesteps), _floats(percentiles), _floats(max_rates), samples, workers, max_steps,
+                       _timesteps(timesteps), _floats(percentiles, "search"), _floats(max_rates), samples, workers, max_steps,
                        max_energy)
     ann = result.points[0].ann_accuracy if result.points else 0.0
     _table(f"{model}: {len(result.points)} points (ANN {ann:.4f})",

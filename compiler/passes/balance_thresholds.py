@@ -12,7 +12,7 @@ calibration set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import jax
@@ -22,12 +22,17 @@ from snnc.compiler.ir.spiking import FloatNet
 from snnc.compiler.passes.split_capped_relu import capped_base
 
 EDGES = np.logspace(-8, 8, 4097)
+DEFAULT_PERCENTILE = 99.9
 
 
 @dataclass(frozen=True)
 class Calibration:
     batches: Callable[[], Iterable[np.ndarray]]  # a fresh iterator of input batches per call
-    percentile: float = 99.9
+    percentile: float | None = None  # None: DEFAULT_PERCENTILE, or searched where the coding has levels (search_scales.py)
+
+    @property
+    def scale_percentile(self) -> float:
+        return DEFAULT_PERCENTILE if self.percentile is None else self.percentile
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Statistics:
     scales: dict[str, float]  # lambda per population
     sums: dict[str, float]  # the largest |synaptic sum|, with or without the bias, per population
     means: dict[str, np.ndarray] | None = None  # each neuron's mean activation (after its ReLU); None without data
+    histograms: dict[str, np.ndarray] | None = None  # positive activations counted in the bins of EDGES; None without data
+    peaks: dict[str, float] | None = None  # the largest activation per population; None without data
 
 
 def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics:
@@ -57,10 +64,10 @@ def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics
             unbiased = values - np.asarray(pop.bias, np.float32).reshape(1, -1)
             sums[pop.name] = max(sums[pop.name], float(np.abs(values).max(initial=0)), float(np.abs(unbiased).max(initial=0)))
     # Inputs are bounded data (pixel intensities): their scale is the maximum.
-    scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.percentile)
+    scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.scale_percentile)
               for p in net.populations}
     means = {p.name: (totals[p.name] / max(samples, 1)).reshape(p.shape) for p in net.populations}
-    return Statistics(scales, sums, means)
+    return Statistics(scales, sums, means, hist, peak)
 
 
 def _percentile(hist: np.ndarray, peak: float, q: float) -> float:
@@ -101,5 +108,4 @@ def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -
     for name in scales:  # a capped ReLU's part above the cap shares its ReLU's scale (split_capped_relu.py)
         if capped_base(name) in scales:
             scales[name] = max(scales[name], scales[capped_base(name)])
-    return Statistics(scales, stats.sums, stats.means), [f"scales: {calibration.percentile:g}th percentile of positive "
-                                            "activations; input: maximum"]
+    return replace(stats, scales=scales), [f"scales: {calibration.scale_percentile:g}th percentile of positive activations; input: maximum"]

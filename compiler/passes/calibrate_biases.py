@@ -34,7 +34,7 @@ ROUNDS = 2
 def calibrate_biases(net: SpikingNet, float_net: FloatNet, target: Target, calibration, scales, coding,
                      timesteps: int) -> tuple[SpikingNet, list[str]]:
     x = replay.calibration_samples(net, calibration, timesteps)
-    activity = replay.positive_activations(float_net, x, _per_channel)
+    activity = replay.positive_activations(float_net, x, _per_channel, scales)  # a rate is at most rho: clipped at lambda
     depth = path_depths(float_net)
     run = replay.Replay(net, target, x, timesteps)
     original, shifts, fewer = net, [], []

@@ -58,6 +58,13 @@ class RateCoding:
 MAX_LEAK = 1 / 32  # the largest fraction of u a hidden neuron may lose per step (du + 1 <= 2^12 / 32)
 
 
+def rate_levels(net: FloatNet, coding: RateCoding) -> float:
+    """The spikes a neuron at rate rho sends by step T that reach the output: the output's input
+    arrives from step d + 1 on (d its depth), and every population's spikes take as many steps less
+    to reach it as they are closer, so each delivers T - d steps' worth."""
+    return coding.max_rate * max(coding.timesteps - path_depths(net)[net.populations[-1].name], 1)
+
+
 def residual_factors(net: FloatNet, timesteps: int) -> dict[int, float]:
     """Every projection delays by one step. A population whose longest input path has d projections
     integrates real input for T - d of the T steps, and a shorter (residual) path from a source at

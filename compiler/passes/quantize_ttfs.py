@@ -222,6 +222,11 @@ def _with_relays(net: FloatNet, scales: dict[str, float]) -> tuple[FloatNet, dic
     return FloatNet(tuple(pops), tuple(projections), net.notes), scales, len(made)
 
 
+def ttfs_levels(net: FloatNet, coding: TtfsCoding) -> int:
+    """The values a spike time carries: the window (steps) of the net quantize_ttfs builds."""
+    return _window(_with_relays(net, dict.fromkeys((p.name for p in net.populations), 1.0))[0], coding.timesteps)
+
+
 def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
                   coding: TtfsCoding) -> tuple[SpikingNet, list[str]]:
     net, scales, relays = _with_relays(net, scales)

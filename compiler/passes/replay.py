@@ -120,14 +120,17 @@ def ann_classes(float_net: FloatNet, x: np.ndarray) -> np.ndarray:
                            for lo, hi in _chunks(0, len(x), FORWARD_BATCH)])
 
 
-def positive_activations(float_net: FloatNet, x: np.ndarray, reduce) -> dict[str, np.ndarray]:
+def positive_activations(float_net: FloatNet, x: np.ndarray, reduce,
+                         ceilings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Per population, reduce(relu(activation), population) per batch of the ANN's forward pass,
-    concatenated over samples (reduce keeps the batch axis first)."""
+    concatenated over samples (reduce keeps the batch axis first); with ceilings, each activation
+    clipped at its population's."""
     forward = jax.jit(float_net.forward)
     parts: dict[str, list[np.ndarray]] = {p.name: [] for p in float_net.populations}
     for lo, hi in _chunks(0, len(x), FORWARD_BATCH):
         for name, values in forward(x[lo:hi]).items():
-            parts[name].append(reduce(np.maximum(np.asarray(values, np.float64), 0)))
+            ceiling = np.inf if ceilings is None else ceilings[name]
+            parts[name].append(reduce(np.clip(np.asarray(values, np.float64), 0, ceiling)))
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 

@@ -34,6 +34,11 @@ def capped_base(name: str) -> str | None:
     return match["base"] if match else None
 
 
+def cap_of(name: str) -> float:
+    """For a capped ReLU's second population P.above{c}, c."""
+    return float(name[len(capped_base(name)) + len(".above"):])
+
+
 def _split(layer: Layer) -> tuple[list[Layer], str]:
     cap = float(layer.op.max_value)
     base, tag = layer.name.removesuffix("/relu"), f"{cap:g}"
