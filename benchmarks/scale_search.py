@@ -13,6 +13,7 @@ benchmarks/model_suite.py has left them in out/suite, the suite's four.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -32,18 +33,20 @@ def depth(artifact: Path) -> int:
     return path_depths(net)[net.output.name]
 
 
-def rows(name: str, model: Path, cal: Path, test: Path, out: Path, maxpool: str):
-    """(coding at T, {scales: accuracy}, ANN) per measured configuration."""
-    probe = out / f"{name}_probe.snn"
+def rows(name: str, model: Path, cal: Path, test: Path, out: Path, maxpool: str) -> list[str]:
+    """A table row per measured configuration (a model's compiles run in a process of their own: XLA
+    maps memory for every compiled program, and a hundred compiles in one process exhaust the maps)."""
+    probe = out / f"{name.replace(' ', '_')}_probe.snn"
     snnc.compile(model, calibration=cal, output=probe, maxpool=maxpool)
     d = depth(probe)
     configs = [(f"rate T={t}", "rate", t, {"timesteps_hint": t}) for t in (max(16, d + 8), max(32, d + 24), max(64, d + 56))]
     configs += [("population T=d+1", "population", None, {}), ("ttfs T=32", "ttfs", 32, {"timesteps_hint": 32}),
                 ("ttfs T=64", "ttfs", 64, {"timesteps_hint": 64})]
+    lines = []
     for label, coding, t, options in configs:
         measured, ann = {}, 0.0
         for scales, percentile in SCALES.items():
-            artifact = out / f"{name}_{coding}_{t}_{percentile}.snn"
+            artifact = out / f"{name.replace(' ', '_')}_{coding}_{t}_{percentile}.snn"
             try:
                 snnc.compile(model, calibration=cal, output=artifact, coding=coding, maxpool=maxpool,
                              percentile=percentile, **options)
@@ -53,7 +56,12 @@ def rows(name: str, model: Path, cal: Path, test: Path, out: Path, maxpool: str)
             steps = t if t is not None else depth(artifact) + 1
             result = snnc.evaluate(artifact, test, (steps,))
             measured[scales], ann = f"{100 * result.results[0].accuracy:.2f}", 100 * result.ann_accuracy
-        yield label, measured, ann
+        lines.append(f"| {name} | {ann:.2f} | {label} | " + " | ".join(measured.get(s, "-") for s in SCALES) + " |")
+    return lines
+
+
+def _rows(args) -> list[str]:
+    return rows(*args)
 
 
 def main() -> None:
@@ -66,10 +74,9 @@ def main() -> None:
                for name in ("lenet", "resnet", "vgg", "mobilenet") if (suite / f"{name}.keras").exists()]
     print("| model | ANN | coding | " + " | ".join(SCALES) + " |")
     print("|---|---|---|" + "---|" * len(SCALES))
-    for name, model, c, t, maxpool in models:
-        for label, measured, ann in rows(name.replace(" ", "_"), model, c, t, out, maxpool):
-            print(f"| {name} | {ann:.2f} | {label} | " + " | ".join(measured.get(s, "-") for s in SCALES) + " |",
-                  flush=True)
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        for lines in pool.imap(_rows, [(name, model, c, t, out, maxpool) for name, model, c, t, maxpool in models]):
+            print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":
