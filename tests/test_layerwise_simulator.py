@@ -61,6 +61,18 @@ def test_layer_by_layer_readout_is_the_whole_network_stepped(family, seed, monke
             assert_array_equal(c, spikes[name][8:].sum(axis=0), err_msg=f"spikes of {name} from step 9")
 
 
+def _graded_projection(geometry: str, rng, weight=None):
+    """A projection from (6, 6, 64) payloads with 8-bit weights (random, or all `weight`), and its shapes."""
+    from snnc.compiler.ir.spiking import ConvGeometry, Projection
+
+    src, dst = (6, 6, 64), {"conv": (6, 6, 5), "strided": (2, 2, 5), "dense": (7,)}[geometry]
+    k, stride, pad = (3, 1, 1) if geometry == "conv" else (6, 2, 1)
+    shape = (7, 6 * 6 * 64) if geometry == "dense" else (k, k, 64, 5)
+    w = rng.integers(-255, 256, shape) if weight is None else np.full(shape, weight)
+    conv = None if geometry == "dense" else ConvGeometry((stride, stride), ((pad, pad), (pad, pad)), 1)
+    return Projection("a", "b", w.astype(np.int32), conv), src, dst
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("geometry", ["conv", "strided", "dense"])
 def test_graded_payloads_in_float_pieces_equal_the_int32_kernel(geometry, seed):
@@ -68,17 +80,34 @@ def test_graded_payloads_in_float_pieces_equal_the_int32_kernel(geometry, seed):
     int32 kernel's does."""
     import jax.numpy as jnp
 
-    from snnc.compiler.ir.spiking import ConvGeometry, Projection
-
     rng = np.random.default_rng(seed)
-    src, dst = (6, 6, 64), {"conv": (6, 6, 5), "strided": (2, 2, 5), "dense": (7,)}[geometry]
-    if geometry == "dense":
-        q = Projection("a", "b", rng.integers(-255, 256, (7, 6 * 6 * 64)).astype(np.int32))
-    else:
-        k, stride, pad = (3, 1, 1) if geometry == "conv" else (6, 2, 1)
-        q = Projection("a", "b", rng.integers(-255, 256, (k, k, 64, 5)).astype(np.int32),
-                       ConvGeometry((stride, stride), ((pad, pad), (pad, pad)), 1))
+    q, src, dst = _graded_projection(geometry, rng)
     x = rng.integers(-2 ** 31, 2 ** 31, (3, *src), dtype=np.int64).astype(np.int32)
     x[0, 0, 0, :4] = [-2 ** 31, 2 ** 31 - 1, -1, 0]
     x[1] = rng.integers(-300, 300, src)  # small payloads, as sigma-delta sends
     assert_array_equal(simulator._graded(q, jnp.asarray(x), src, dst), q.apply(jnp.asarray(x), src, dst))
+
+
+@pytest.mark.parametrize("geometry", ["conv", "strided", "dense"])
+def test_payloads_of_every_range_in_as_few_pieces_as_they_need(geometry):
+    """_graded applies only the pieces a call's largest payload needs (k pieces of b bits hold
+    [-2^(bk - 1), 2^(bk - 1))): exact at each count's edges and one past them, also with every
+    weight at +-255 and every payload at an edge (the float32 sums at their bound)."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(7)
+    q, src, dst = _graded_projection(geometry, rng)
+    pieces, kernel = jax.jit(lambda q, x: simulator._graded(q, x, src, dst)), jax.jit(lambda q, x: q.apply(x, src, dst))
+    fan_in = q.weight.shape[1] if q.conv is None else int(np.prod(q.weight.shape[:3]))
+    bits = int(np.log2((1 << 24) // (fan_in * 255) + 1))
+    extremes = [_graded_projection(geometry, rng, weight)[0] for weight in (255, -255)]
+    for k in range(1, -(-32 // bits)):
+        edge = 1 << (bits * k - 1)
+        for low, high in ((-edge, edge - 1), (-edge - 1, edge - 1), (-edge, edge)):
+            x = rng.integers(low, high + 1, (2, *src), dtype=np.int64).astype(np.int32)
+            x[0, 0, 0, :2] = [low, high]
+            assert_array_equal(pieces(q, x), kernel(q, x), err_msg=f"{bits}-bit pieces, payloads in [{low}, {high}]")
+            at_edges = np.stack([np.full(src, low, np.int32), np.full(src, high, np.int32)])
+            for extreme in extremes:
+                assert_array_equal(pieces(extreme, at_edges), kernel(extreme, at_edges), err_msg=f"edges {low}, {high}")

@@ -295,19 +295,28 @@ def _graded(q, x, src_shape, dst_shape):
     of b bits (the top one signed), each applied in float32, whose sums stay within 2^24 in
     magnitude (fan-in x the largest weight x (2^b - 1)), then shifted and added in int32, which
     wraps like the int32 kernel. XLA's CPU backend runs int32 convolutions without its fast float
-    kernels (a strided one 20x slower)."""
+    kernels (a strided one 20x slower). Payloads are mostly small: k pieces hold every x in
+    [-2^(bk - 1), 2^(bk - 1)) (the top piece then within +-2^(b - 1)), so only as many pieces as
+    this call's largest payload needs are applied (a branch per count; all 32 bits in the last)."""
     fan_in = q.weight.shape[1] if q.conv is None else int(np.prod(q.weight.shape[:3]))
     largest = fan_in * (2 ** MAX_WEIGHT_BITS - 1)
     if largest >= 1 << 24:
         return q.apply(x, src_shape, dst_shape)
     bits = int(np.log2((1 << 24) // largest + 1))
     pieces = -(-32 // bits)
-    total = 0
-    for i in range(pieces):
-        piece = x >> (bits * i) if i == pieces - 1 else (x >> (bits * i)) & jnp.int32((1 << bits) - 1)
-        y = _apply(q, piece.astype(jnp.float32), src_shape, dst_shape).astype(jnp.int32)
-        total = total + (y << (bits * i))
-    return total
+
+    def in_pieces(count, x):
+        total = 0
+        for i in range(count):
+            piece = x >> (bits * i) if i == count - 1 else (x >> (bits * i)) & jnp.int32((1 << bits) - 1)
+            y = _apply(q, piece.astype(jnp.float32), src_shape, dst_shape).astype(jnp.int32)
+            total = total + (y << (bits * i))
+        return total
+
+    low, high = jnp.min(x), jnp.max(x)
+    more = sum(((low < -(1 << (bits * k - 1))) | (high >= 1 << (bits * k - 1))).astype(jnp.int32)
+               for k in range(1, pieces))  # pieces needed beyond the first
+    return jax.lax.switch(more, [partial(in_pieces, count) for count in range(1, pieces + 1)], x)
 
 
 def _anonymous(pop):
