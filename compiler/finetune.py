@@ -211,9 +211,12 @@ def cosine_rate(rate: float, epoch: int, epochs: int) -> float:
 def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
              options: FinetuneOptions, evaluate: Callable[[SpikingNet], float] | None = None,
              on_epoch: Callable[[int, float, float | None], None] = lambda *a: None
-             ) -> tuple[SpikingNet, list[dict]]:
-    """Train; returns the integer network and the history (loss and validation accuracy per epoch)."""
+             ) -> tuple[SpikingNet, list[dict], int]:
+    """Train; returns the integer network, the history (loss and validation accuracy per epoch) and
+    the epoch whose network it is: with `evaluate` (validation accuracy), the best epoch's, 0 (the
+    network as given) unless an epoch beats it; without, the last."""
     check_trainable(net, target)
+    best = (evaluate(net), 0, net) if evaluate else None
     params = shadows(net)
     optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=options.learning_rate)
     state = optimizer.init(params)
@@ -234,7 +237,10 @@ def finetune(net: SpikingNet, target: Target, batches: Callable[[], Iterable[tup
                                          jnp.asarray(y))
             losses.append(float(loss))
         params = within_current(params, net, target)
-        accuracy = evaluate(trained_net(params, net, target)) if evaluate else None
+        trained = trained_net(params, net, target)
+        accuracy = evaluate(trained) if evaluate else None
+        if best is not None and accuracy > best[0]:
+            best = (accuracy, epoch, trained)
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "validation_accuracy": accuracy})
         on_epoch(epoch, history[-1]["loss"], accuracy)
-    return trained_net(params, net, target), history
+    return (trained, history, options.epochs) if best is None else (best[2], history, best[1])

@@ -53,7 +53,7 @@ def finetune_artifact(artifact: Path, data: Path, output: Path, options: Finetun
         def report(epoch, loss, accuracy):
             advance(1)
 
-        trained, history = finetune(net, target, batches, options,
+        trained, history, kept = finetune(net, target, batches, options,
                                     (lambda n: _accuracy(n, target, held_out, options.timesteps)) if held_out else None,
                                     report)
     trained, _ = check_limits(trained, target)  # the bounds the exact simulation relies on still hold
@@ -61,10 +61,11 @@ def finetune_artifact(artifact: Path, data: Path, output: Path, options: Finetun
         parent_sha256=file_sha256(artifact), data=SourceFile(file=data.name, sha256=file_sha256(data)),
         validation=SourceFile(file=validation.name, sha256=file_sha256(validation)) if validation else None,
         timesteps=options.timesteps, epochs=options.epochs, loss=options.loss, learning_rate=options.learning_rate,
-        history=tuple(EpochRecord(**h) for h in history))
+        history=tuple(EpochRecord(**h) for h in history), kept_epoch=kept)
     manifest = art.manifest.model_copy(update={
         "finetune": record, "thresholds": {p.name: int(p.vth) for p in trained.populations},
         "notes": art.manifest.notes + (f"fine-tuned for T={options.timesteps}, {options.epochs} epoch(s), "
-                                       f"{options.loss} loss",)})
+                                       f"{options.loss} loss; the network of epoch {kept}"
+                                       + (" (best validation accuracy)" if held_out else ""),)})
     save_artifact(output, Artifact(manifest, trained, art.float_net))
-    return FinetuneResult(output=output, history=record.history)
+    return FinetuneResult(output=output, history=record.history, kept_epoch=kept)

@@ -44,6 +44,7 @@ class FinetuneRecord(_Strict):
     loss: str
     learning_rate: float
     history: tuple[EpochRecord, ...]
+    kept_epoch: int | None = None  # whose network the artifact holds: with validation data the best (0: the parent's)
 
 
 class Manifest(_Strict):

@@ -114,6 +114,7 @@ class ExportResult(_Result):
 class FinetuneResult(_Result):
     output: Path
     history: tuple[EpochRecord, ...]  # loss and validation accuracy per epoch
+    kept_epoch: int  # whose network the output holds: with validation data the best epoch (0: the parent), else the last
 
 
 class Resources(_Result):

@@ -253,7 +253,8 @@ def _finetune_option(name: str, **extra):
 @_finetune_option("loss")
 @_finetune_option("learning_rate")
 @_finetune_option("batch")
-@click.option("--validation", help="held-out data (.npz with x and y): accuracy per epoch")
+@click.option("--validation", help="held-out data (.npz with x and y): accuracy per epoch; the best epoch's network "
+                                   "is kept (the parent's, if no epoch beats it)")
 @click.option("-o", "--output", required=True, help="the fine-tuned artifact")
 def finetune(artifact, data, validation, output, **options):
     """Fine-tune ARTIFACT's integer network with surrogate gradients (rate coding); verify-exact."""
@@ -263,6 +264,7 @@ def finetune(artifact, data, validation, output, **options):
     _table(f"{artifact} -> {result.output}", ("epoch", "loss", "validation accuracy"),
            ((h.epoch, f"{h.loss:.4f}", "-" if h.validation_accuracy is None else f"{h.validation_accuracy:.4f}")
             for h in result.history))
+    click.echo(f"kept the network of epoch {result.kept_epoch}" + (" (the parent's)" if result.kept_epoch == 0 else ""))
 
 
 def _floats(value: str, word: str | None = None) -> tuple[float | None, ...]:

@@ -100,7 +100,29 @@ def test_loss_falls_and_accuracy_rises(tuned):
     before = snnc.evaluate(parent, test, (T,)).results[0].accuracy
     after = snnc.evaluate(tmp / "tuned.snn", test, (T,)).results[0].accuracy
     assert after > before, (before, after)
-    assert history[-1].validation_accuracy == after
+    assert result.kept_epoch >= 1 and history[result.kept_epoch - 1].validation_accuracy == after
+    assert after == max(h.validation_accuracy for h in history)  # the best epoch's network is kept
+
+
+def test_the_parent_is_kept_when_no_epoch_beats_it(tuned):
+    """With validation, finetune returns the best epoch's network, the parent's (epoch 0) if no
+    epoch beats it on the validation data; here a validation that always prefers the parent."""
+    from snnc.compiler.finetune import finetune
+    from snnc.compiler.options import FinetuneOptions
+    from snnc.runtime.artifact import load_artifact
+
+    tmp, parent, test, result = tuned
+    art = load_artifact(parent)
+    data = np.load(test)
+    batches = lambda: iter([(data["x"][:32], data["y"][:32])])  # noqa: E731
+    scores = iter([0.9, 0.5, 0.8])
+    net, history, kept = finetune(art.spiking, art.target, batches, FinetuneOptions(timesteps=T, epochs=2),
+                                  lambda n: next(scores))
+    assert kept == 0 and net is art.spiking and [h["validation_accuracy"] for h in history] == [0.5, 0.8]
+    scores = iter([0.5, 0.9, 0.8])
+    net, history, kept = finetune(art.spiking, art.target, batches, FinetuneOptions(timesteps=T, epochs=2),
+                                  lambda n: next(scores))
+    assert kept == 1 and net is not art.spiking
 
 
 def test_manifest_records_the_parent_data_and_history(tuned):
@@ -111,6 +133,7 @@ def test_manifest_records_the_parent_data_and_history(tuned):
     record = load_artifact(tmp / "tuned.snn").manifest.finetune
     assert record.parent_sha256 == file_sha256(parent) and record.data.sha256 == file_sha256(tmp / "train.npz")
     assert (record.timesteps, record.epochs, record.loss, len(record.history)) == (T, 2, "ce", 2)
+    assert record.kept_epoch == result.kept_epoch
 
 
 def test_tuned_artifact_verifies_bit_exact(tuned):
