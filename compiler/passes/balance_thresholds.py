@@ -108,4 +108,5 @@ def balance_thresholds(net: FloatNet, target, calibration: Calibration | None) -
     for name in scales:  # a capped ReLU's part above the cap shares its ReLU's scale (split_capped_relu.py)
         if capped_base(name) in scales:
             scales[name] = max(scales[name], scales[capped_base(name)])
-    return replace(stats, scales=scales), [f"scales: {calibration.scale_percentile:g}th percentile of positive activations; input: maximum"]
+    note = f"scales: {calibration.scale_percentile:g}th percentile of positive activations; input: maximum"
+    return replace(stats, scales=scales), [note]

@@ -32,7 +32,7 @@ GRID = 2.0 ** (-np.arange(193) / 32)  # lambda / the largest activation: 1 down 
 _CENTERS = np.concatenate([[EDGES[0]], np.sqrt(EDGES[:-1] * EDGES[1:]), [EDGES[-1]]])
 
 
-def quantized(a: np.ndarray, scale: np.ndarray, levels: float) -> np.ndarray:
+def _quantized(a: np.ndarray, scale: np.ndarray, levels: float) -> np.ndarray:
     """Q(a) for every scale (a column) and value (a row)."""
     return scale / levels * np.minimum(np.rint(a * levels / scale), levels)
 
@@ -44,9 +44,9 @@ def _best_scale(counts: np.ndarray, peak: float, levels: float, cap: float | Non
     a, weight = np.minimum(_CENTERS[used], peak)[:, None], counts[used][:, None]
     scale = peak * GRID[None, :]
     if cap is None:
-        error = quantized(a, scale, levels) - a
+        error = _quantized(a, scale, levels) - a
     else:
-        error = quantized(a, scale, levels) - quantized(np.maximum(a - cap, 0), scale, levels) - np.minimum(a, cap)
+        error = _quantized(a, scale, levels) - _quantized(np.maximum(a - cap, 0), scale, levels) - np.minimum(a, cap)
     return float(scale[0, np.argmin((weight * error ** 2).sum(axis=0))])
 
 
