@@ -53,9 +53,9 @@ def finetune_artifact(artifact: Path, data: Path, output: Path, options: Finetun
         def report(epoch, loss, accuracy):
             advance(1)
 
-        trained, history, kept = finetune(net, target, batches, options,
-                                    (lambda n: _accuracy(n, target, held_out, options.timesteps)) if held_out else None,
-                                    report)
+        trained, history, kept = finetune(
+            net, target, batches, options,
+            (lambda n: _accuracy(n, target, held_out, options.timesteps)) if held_out else None, report)
     trained, _ = check_limits(trained, target)  # the bounds the exact simulation relies on still hold
     record = FinetuneRecord(
         parent_sha256=file_sha256(artifact), data=SourceFile(file=data.name, sha256=file_sha256(data)),

@@ -52,10 +52,11 @@ def _best_scale(counts: np.ndarray, peak: float, levels: float, cap: float | Non
 
 def search_scales(net: FloatNet, stats: Statistics, levels: float) -> tuple[Statistics, list[str]]:
     scales = dict(stats.scales)
+    above_cap = {capped_base(p.name): p.name for p in net.populations if capped_base(p.name) is not None}
     for pop in net.populations:
         if pop.role != "hidden" or capped_base(pop.name) is not None:
             continue
-        above = next((p.name for p in net.populations if capped_base(p.name) == pop.name), None)
+        above = above_cap.get(pop.name)
         cap = None if above is None else cap_of(above)
         scales[pop.name] = _best_scale(stats.histograms[pop.name], stats.peaks[pop.name], levels, cap)
         if above is not None:

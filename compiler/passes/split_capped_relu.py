@@ -25,7 +25,7 @@ import re
 from snnc.compiler.ir.float_graph import Add, Affine, FloatGraph, Layer, Relu
 from snnc.errors import SnncError
 
-ABOVE = re.compile(r"^(?P<base>.+)\.above[-+0-9.e]+$")  # P.above{c}: the part of population P above its cap
+ABOVE = re.compile(r"^(?P<base>.+)\.above(?P<cap>[-+0-9.e]+)$")  # P.above{c}: the part of population P above its cap
 
 
 def capped_base(name: str) -> str | None:
@@ -36,7 +36,7 @@ def capped_base(name: str) -> str | None:
 
 def cap_of(name: str) -> float:
     """For a capped ReLU's second population P.above{c}, c."""
-    return float(name[len(capped_base(name)) + len(".above"):])
+    return float(ABOVE.match(name)["cap"])
 
 
 def _split(layer: Layer) -> tuple[list[Layer], str]:
