@@ -16,7 +16,7 @@ import snnc.compiler.passes.replay as replay
 from helpers import FIXTURES, captured_calibration
 from lava_nets import random_input_bias, random_lava_net
 from test_simulator_exact import _pop, random_net
-from snnc.backends.jax.simulator import population_spike_count, population_trains, synaptic_input_trains, trace
+from snnc.backends.jax.simulator import population_counts, population_trains, synaptic_input_trains, trace
 from snnc.compiler.ir.spiking import ConvGeometry, InputEncoding, Projection, SpikeInput, SpikingNet, path_depths
 from snnc.targets import LOIHI2
 
@@ -51,7 +51,11 @@ def test_a_population_replayed_from_its_sources_is_the_whole_networks(family, se
         a_in = synaptic_input_trains(net, pop.name, {q.src: whole[q.src] for q in net.incoming(pop.name)})
         assert_array_equal(population_trains(pop, LOIHI2, a_in), whole[pop.name], err_msg=pop.name)
         fired = whole[pop.name] != 0
-        assert population_spike_count(pop, LOIHI2, a_in, start=4) == int(fired[3:].sum())
+        assert_array_equal(population_counts(pop, LOIHI2, a_in, start=4), fired[3:].sum(axis=0))
+        current = np.random.default_rng(seed).integers(-2 ** 10, 2 ** 10, pop.shape, dtype=np.int32)
+        from_step_4 = (np.arange(1, steps + 1) >= 4).reshape(-1, 1, *[1] * len(pop.shape)) * current
+        driven = population_trains(pop, LOIHI2, np.asarray(a_in) + from_step_4) != 0
+        assert_array_equal(population_counts(pop, LOIHI2, a_in, 4, current), driven[3:].sum(axis=0))
     assert sum(int((s != 0).sum()) for s in whole.values()) > 0
 
 
@@ -113,7 +117,7 @@ def test_chunks_change_nothing_and_a_bounded_fit_uses_the_first_samples(lenet_in
 
 def test_no_whole_network_simulation(lenet_inputs, monkeypatch):
     args, kwargs = lenet_inputs
-    calls = {name: 0 for name in (*WHOLE_NETWORK, "synaptic_input_trains", "population_spike_count")}
+    calls = {name: 0 for name in (*WHOLE_NETWORK, "synaptic_input_trains", "population_counts")}
 
     def counting(module, name):
         inner = getattr(module, name)
@@ -126,13 +130,13 @@ def test_no_whole_network_simulation(lenet_inputs, monkeypatch):
     for name in WHOLE_NETWORK:
         counting(simulator, name)
     counting(replay, "synaptic_input_trains")
-    counting(calibrate, "population_spike_count")
+    counting(calibrate, "population_counts")
     net = args[0]
     calibrate.calibrate_thresholds(*args, **kwargs)
     hidden = len(net.populations) - 2
     assert all(calls[name] == 0 for name in WHOLE_NETWORK), calls
     assert calls["synaptic_input_trains"] == hidden  # each a_in routed once (one chunk), reused every round
-    assert 0 < calls["population_spike_count"] <= calibrate.ROUNDS * hidden
+    assert 0 < calls["population_counts"] <= calibrate.ROUNDS * hidden
 
 
 def test_calibrated_lenet_keeps_its_accuracy_targets(data, tmp_path):

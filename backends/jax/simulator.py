@@ -324,12 +324,12 @@ def _anonymous(pop):
     return dataclasses.replace(pop, name="", layer="", scale=1.0)
 
 
-@partial(jax.jit, static_argnames=("target", "steps", "keep"))
-def _population_scan(pop, target, a_in, drive, steps, keep, recurrent):
-    """_scan of pop alone: the outputs fired per step (T,) int32, and s(1..T) (T, B, *shape) if keep."""
+@partial(jax.jit, static_argnames=("target", "steps"))
+def _population_scan(pop, target, a_in, drive, steps, recurrent):
+    """_scan of pop alone: s(1..T) (T, B, *shape)."""
     batch = (a_in[0] if a_in is not None else drive).shape[0]
-    emit = lambda before, after, count: (_fired(after.s).sum(dtype=jnp.int32), after.s if keep else None)  # noqa: E731
-    return _scan(_step_body(pop, target, drive, batch, recurrent, emit), pop, a_in, steps, batch)[2]
+    return _scan(_step_body(pop, target, drive, batch, recurrent, lambda before, after, count: after.s), pop, a_in,
+                 steps, batch)[2]
 
 
 def population_trains(pop, target: Target, a_in, drive=None, steps: int | None = None, recurrent=()) -> jnp.ndarray:
@@ -337,15 +337,30 @@ def population_trains(pop, target: Target, a_in, drive=None, steps: int | None =
     input a_in (T, B, *shape) int32 (synaptic_input_trains) plus its projections onto itself
     (`recurrent`); a_in None for a host source, which is driven by `drive` (B, *shape) for `steps`
     steps (a source that reads no drive, e.g. a tonic one, takes zeros: their batch is the batch)."""
-    return _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), True, _own(recurrent))[1]
+    return _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), _own(recurrent))
 
 
-def population_spike_count(pop, target: Target, a_in, start: int = 1, drive=None, steps: int | None = None,
-                           recurrent=()) -> int:
-    """Spikes (messages sent) of `pop` alone over steps start..T, summed over the batch and neurons
-    (population_trains' arguments)."""
-    fired = _population_scan(_anonymous(pop), target, *_inputs(a_in, drive, steps), False, _own(recurrent))[0]
-    return int(np.asarray(fired, np.int64)[start - 1:].sum())
+@partial(jax.jit, static_argnames=("target",))
+def _counting_scan(pop, target, a_in, start, current, recurrent):
+    steps, batch = a_in.shape[:2]
+    step = _step_body(pop, target, None, batch, recurrent, lambda before, after, count: None)
+
+    def body(carry, xs):
+        a, counted = xs
+        (after, _), _ = step(carry, a + jnp.where(counted, current, 0))
+        return (after, carry[1] + (counted & _fired(after.s)).astype(jnp.int32)), None
+
+    later = jnp.arange(1, steps + 1) >= start
+    return jax.lax.scan(body, _initial_carry(pop, batch), (a_in, later), unroll=UNROLL)[0][1]
+
+
+def population_counts(pop, target: Target, a_in, start: int = 1, current=0, recurrent=()) -> np.ndarray:
+    """Per neuron, the spikes (messages sent) of `pop` alone over steps start..T, int64 (B, *shape):
+    population_trains' stepping over a_in plus `current` (int32, broadcast to (B, *shape)) from
+    step start on (a tonic bias), without keeping the outputs."""
+    counts = _counting_scan(_anonymous(pop), target, jnp.asarray(a_in, jnp.int32), start,
+                            jnp.asarray(current, jnp.int32), _own(recurrent))
+    return np.asarray(counts).astype(np.int64)
 
 
 @partial(jax.jit, static_argnames=("target",))

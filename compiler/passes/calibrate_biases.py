@@ -21,7 +21,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from snnc.backends.jax.simulator import from_others, own_projections, population_trains
+from snnc.backends.jax.simulator import from_others, own_projections, population_counts
 from snnc.compiler.ir.spiking import FloatNet, Projection, SpikingNet, path_depths
 from snnc.compiler.passes import replay
 from snnc.compiler.passes.check_limits import input_current
@@ -90,8 +90,8 @@ def _fit(pop, own, bias: Projection, a_ext, wanted: np.ndarray, d: int, room: in
     current = _current(bias).astype(np.float64)
     fit = bias
     for _ in range(ROUNDS):
-        trains = population_trains(pop, target, a_ext + _bias_trains(fit, pop, d, steps), recurrent=own)
-        fired = _per_channel(np.asarray(trains[d:]).sum(axis=0, dtype=np.int64)).sum(axis=0)
+        counts = population_counts(pop, target, a_ext, d + 1, _current(fit).reshape(pop.shape), own)
+        fired = _per_channel(counts).sum(axis=0)
         gap = (wanted * (steps - d) - fired) / (per_channel * (steps - d))  # spikes per step per neuron
         current = np.clip(current + np.broadcast_to(gap * pop.vth, pop.shape).reshape(-1, 1), -room, room)
         weight, exp = on_exponent_grid(current, target)

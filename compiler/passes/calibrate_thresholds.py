@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from snnc.backends.jax.simulator import population_spike_count
+from snnc.backends.jax.simulator import population_counts
 from snnc.compiler.ir.spiking import FloatNet, LifPopulation, SpikingNet, path_depths
 from snnc.compiler.passes import replay
 from snnc.targets import Target
@@ -47,7 +47,7 @@ def _fit(pop: LifPopulation, target: Target, a_in, start: int, wanted: float) ->
     """Scale vth by (spikes it gives / spikes wanted) over steps start..T, ROUNDS times."""
     vth = pop.vth
     for _ in range(ROUNDS):
-        got = population_spike_count(_with_vth(pop, vth), target, a_in, start)
+        got = int(population_counts(_with_vth(pop, vth), target, a_in, start).sum())
         if got == 0:
             break
         vth = int(np.clip(round(vth * got / wanted), 1, target.vth_max))

@@ -67,7 +67,7 @@ class Clock(_Scheduled):
     name: str = static()
     shape: tuple[int, ...] = static()
     role: str = static()
-    fire_at: tuple[int, ...] = static()  # per neuron, the one step it fires at
+    fire_at: tuple[int, ...]  # per neuron, the one step it fires at (traced: schedules share a compiled scan)
     scale: float = static()
     layer: str = static()
     kind: Literal["clock"] = static(default="clock")
@@ -87,7 +87,7 @@ class Tonic(_Scheduled):
     name: str = static()
     shape: tuple[int, ...] = static()
     role: str = static()
-    start: tuple[int, ...] = static()  # per neuron, the first step it fires at (then every step)
+    start: tuple[int, ...]  # per neuron, the first step it fires at, then every step (traced)
     scale: float = static()
     layer: str = static()
     kind: Literal["tonic"] = static(default="tonic")

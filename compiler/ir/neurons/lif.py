@@ -99,8 +99,8 @@ class LifPopulation(LifRegisters):
     bias_mant: Npy  # int32 (the input population's is replaced by the sample's drive)
     bias_exp: int = static()
     v_init: int
-    du: int = static()
-    dv: int = static()
+    du: int  # traced, not static: populations that differ only in their leaks share one compiled scan
+    dv: int
     scale: float = static()  # the float activation lambda that maps to the maximal rate (reports)
     layer: str = static()
     kind: Literal["lif"] = static(default="lif")
