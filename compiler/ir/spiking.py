@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import jax
 import jax.numpy as jnp
@@ -125,6 +126,9 @@ class FloatPopulation:
         return int(np.prod(self.shape))
 
 
+FORWARD_ROWS = 64  # samples per compiled ANN forward pass (FloatNet.pre_activation_batches)
+
+
 @dataclass(frozen=True, eq=False)
 class FloatNet:
     __pydantic_config__ = STRICT
@@ -137,6 +141,19 @@ class FloatNet:
 
     def incoming(self, name: str) -> list[Projection]:
         return [q for q in self.projections if q.dst == name]
+
+    def pre_activation_batches(self, x: np.ndarray):
+        """forward(x, before_relu=True) on the host, FORWARD_ROWS samples at a time: per piece of
+        x, every population's values as NumPy arrays (one compiled program for any number of
+        samples: a short last piece is padded with zero rows, which are dropped)."""
+        for lo in range(0, len(x), FORWARD_ROWS):
+            piece = np.asarray(x[lo:lo + FORWARD_ROWS], np.float32)
+            padded = np.concatenate([piece, np.zeros((FORWARD_ROWS - len(piece), *piece.shape[1:]), np.float32)])
+            yield {name: np.asarray(values)[:len(piece)] for name, values in self._jitted_pre_activations(padded).items()}
+
+    @cached_property
+    def _jitted_pre_activations(self):
+        return jax.jit(lambda x: self.forward(x, before_relu=True))
 
     def forward(self, x, before_relu: bool = False) -> dict[str, jnp.ndarray]:
         """Every population's activation (the ANN) for a batch x (B, *input shape); with before_relu, a hidden population's pre-activation instead (sum plus bias)."""

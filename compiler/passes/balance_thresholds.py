@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
-import jax
 import numpy as np
 
 from snnc.compiler.ir.spiking import FloatNet
@@ -45,17 +44,15 @@ class Statistics:
 
 
 def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics:
-    forward = jax.jit(lambda x: net.forward(x, before_relu=True))
     hist = {p.name: np.zeros(len(EDGES) + 1, np.int64) for p in net.populations}
     peak = {p.name: 0.0 for p in net.populations}
     sums = {p.name: 0.0 for p in net.populations}
     totals = {p.name: np.zeros(p.size) for p in net.populations}
     samples = 0
-    for batch in calibration.batches():
-        outputs = forward(batch)
-        samples += len(batch)
+    for outputs in (piece for batch in calibration.batches() for piece in net.pre_activation_batches(batch)):
+        samples += len(outputs[net.populations[0].name])
         for pop in net.populations:
-            values = np.asarray(outputs[pop.name]).reshape(len(batch), -1)
+            values = outputs[pop.name].reshape(len(outputs[pop.name]), -1)
             totals[pop.name] += np.maximum(values, 0).sum(axis=0, dtype=np.float64)
             positive = values[values > 0]
             if positive.size:

@@ -16,7 +16,6 @@ dropped after its last reader.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -29,7 +28,6 @@ MIN_SAMPLES = 16
 ROUTE_MACS = 1 << 38  # synaptic multiply-adds to route: samples x T x the network's per step (~10 s of 2 CPUs)
 FIT_BYTES = 1 << 28  # the int32 a_in (T x samples x neurons) a population is fitted on
 CHUNK_BYTES = 1 << 28  # the int32 a_in, or float32 source spikes, of one chunk of samples
-FORWARD_BATCH = 64  # samples per ANN forward pass
 
 
 def calibration_samples(net: SpikingNet, calibration, steps: int) -> np.ndarray:
@@ -114,10 +112,9 @@ def answers(net: SpikingNet, target: Target, x: np.ndarray, steps: int) -> np.nd
 
 
 def ann_classes(float_net: FloatNet, x: np.ndarray) -> np.ndarray:
-    forward = jax.jit(float_net.forward)
     out = float_net.populations[-1].name
-    return np.concatenate([np.asarray(forward(x[lo:hi])[out]).reshape(hi - lo, -1).argmax(axis=1)
-                           for lo, hi in _chunks(0, len(x), FORWARD_BATCH)])
+    return np.concatenate([values[out].reshape(len(values[out]), -1).argmax(axis=1)
+                           for values in float_net.pre_activation_batches(x)])
 
 
 def positive_activations(float_net: FloatNet, x: np.ndarray, reduce,
@@ -125,12 +122,11 @@ def positive_activations(float_net: FloatNet, x: np.ndarray, reduce,
     """Per population, reduce(relu(activation), population) per batch of the ANN's forward pass,
     concatenated over samples (reduce keeps the batch axis first); with ceilings, each activation
     clipped at its population's."""
-    forward = jax.jit(float_net.forward)
     parts: dict[str, list[np.ndarray]] = {p.name: [] for p in float_net.populations}
-    for lo, hi in _chunks(0, len(x), FORWARD_BATCH):
-        for name, values in forward(x[lo:hi]).items():
+    for values in float_net.pre_activation_batches(x):
+        for name, pre in values.items():
             ceiling = np.inf if ceilings is None else ceilings[name]
-            parts[name].append(reduce(np.clip(np.asarray(values, np.float64), 0, ceiling)))
+            parts[name].append(reduce(np.clip(pre.astype(np.float64), 0, ceiling)))
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 
