@@ -54,7 +54,7 @@ def test_a_population_replayed_from_its_sources_is_the_whole_networks(family, se
         assert_array_equal(population_counts(pop, LOIHI2, a_in, start=4), fired[3:].sum(axis=0))
         current = np.random.default_rng(seed).integers(-2 ** 10, 2 ** 10, pop.shape, dtype=np.int32)
         from_step_4 = (np.arange(1, steps + 1) >= 4).reshape(-1, 1, *[1] * len(pop.shape)) * current
-        driven = population_trains(pop, LOIHI2, np.asarray(a_in) + from_step_4) != 0
+        driven = np.asarray(population_trains(pop, LOIHI2, np.asarray(a_in) + from_step_4)) != 0
         assert_array_equal(population_counts(pop, LOIHI2, a_in, 4, current), driven[3:].sum(axis=0))
     assert sum(int((s != 0).sum()) for s in whole.values()) > 0
 
