@@ -31,6 +31,7 @@ from snnc.compiler.ir.neurons.lif_reset import LifResetPopulation
 from snnc.compiler.ir.neurons.sigma_delta import SigmaDeltaPopulation
 from snnc.compiler.ir.neurons.spike_source import SpikeInput
 from snnc.compiler.ir.npy import Npy
+from snnc.runtime.devices import padded_rows
 
 STRICT = ConfigDict(strict=True, extra="forbid")  # how the artifact's JSON is validated
 
@@ -148,8 +149,8 @@ class FloatNet:
         samples: a short last piece is padded with zero rows, which are dropped)."""
         for lo in range(0, len(x), FORWARD_ROWS):
             piece = np.asarray(x[lo:lo + FORWARD_ROWS], np.float32)
-            padded = np.concatenate([piece, np.zeros((FORWARD_ROWS - len(piece), *piece.shape[1:]), np.float32)])
-            yield {name: np.asarray(values)[:len(piece)] for name, values in self._jitted_pre_activations(padded).items()}
+            outputs = self._jitted_pre_activations(padded_rows(piece, FORWARD_ROWS))
+            yield {name: np.asarray(values)[:len(piece)] for name, values in outputs.items()}
 
     @cached_property
     def _jitted_pre_activations(self):

@@ -50,9 +50,10 @@ def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics
     totals = {p.name: np.zeros(p.size) for p in net.populations}
     samples = 0
     for outputs in (piece for batch in calibration.batches() for piece in net.pre_activation_batches(batch)):
-        samples += len(outputs[net.populations[0].name])
+        rows = len(outputs[net.populations[0].name])
+        samples += rows
         for pop in net.populations:
-            values = outputs[pop.name].reshape(len(outputs[pop.name]), -1)
+            values = outputs[pop.name].reshape(rows, -1)
             totals[pop.name] += np.maximum(values, 0).sum(axis=0, dtype=np.float64)
             positive = values[values > 0]
             if positive.size:
