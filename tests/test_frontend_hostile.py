@@ -108,6 +108,22 @@ def capped_relu():
     return model
 
 
+def unfolded_batchnorm():
+    """BatchNorms with no weighted layer of their own to fold into: on the input, after an Add whose
+    sum is read again (pre-activation ResNet), after a Conv also read elsewhere, on a vector."""
+    inp = keras.Input((8, 8, 2))
+    x = L.Conv2D(4, 3, padding="same", activation="relu")(L.BatchNormalization(name="bn_input")(inp))
+    y = L.Conv2D(4, 3, padding="same")(x)
+    total = L.Add()([x, y])
+    z = L.ReLU()(L.BatchNormalization(name="bn_after_add")(total))
+    z = L.Conv2D(4, 3, strides=2, padding="same")(z)
+    skip = L.Conv2D(4, 1, strides=2, name="read_twice")(total)
+    z = L.ReLU()(L.Add()([z, L.BatchNormalization(name="bn_shared_conv")(skip), skip]))
+    h = L.Flatten()(z)
+    v = L.ReLU()(L.BatchNormalization(name="bn_vector")(L.Add()([L.Dense(6)(h), L.Dense(6)(h)])))
+    return _randomize(keras.Model(inp, L.Dense(3)(v)), 9, gain=1.5)
+
+
 def capped_output():
     """A capped ReLU as the model's output."""
     return _randomize(keras.Sequential([keras.Input((6,)), L.Dense(5, activation="relu6", name="out6")]), 6, gain=8.0)
@@ -115,9 +131,9 @@ def capped_output():
 
 BUILDERS = {"shared_dense": shared_dense, "shared_conv": shared_conv, "conv1d": conv1d,
             "conv1d_sequential": conv1d_sequential, "capped_relu": capped_relu, "capped_output": capped_output,
-            "dense_to_conv1d": dense_to_conv1d}
+            "dense_to_conv1d": dense_to_conv1d, "unfolded_batchnorm": unfolded_batchnorm}
 CASES = [("shared_dense", ".keras"), ("shared_conv", ".h5"), ("conv1d", ".keras"),
-         ("conv1d_sequential", ".h5"), ("capped_relu", ".keras")]
+         ("conv1d_sequential", ".h5"), ("capped_relu", ".keras"), ("unfolded_batchnorm", ".h5")]
 
 
 def _logits(model, x):
