@@ -31,7 +31,7 @@ CASES = {
 }
 
 
-def _graph(shape, pool, strides, after_relu=True, seed=0) -> FloatGraph:
+def _graph(shape, pool, strides, after_relu=True, seed=0, pads=((0, 0), (0, 0))) -> FloatGraph:
     """input -> conv 3x3 'same' [-> relu] -> MaxPool -> conv 2x2 padded -> relu -> flatten -> dense."""
     rng = np.random.default_rng(seed)
     c = shape[-1]
@@ -41,7 +41,7 @@ def _graph(shape, pool, strides, after_relu=True, seed=0) -> FloatGraph:
                               (1, 1), ((kh // 2, kh // 2), (1, 1))), ("in",))]
     if after_relu:
         layers.append(Layer("c/relu", Relu(), ("c",)))
-    layers.append(Layer("mp", MaxPool(pool, strides), (layers[-1].name,), "MaxPooling2D"))
+    layers.append(Layer("mp", MaxPool(pool, strides, pads), (layers[-1].name,), "MaxPooling2D"))
     k2 = (2 if shape[0] > 1 else 1, 2)
     layers += [Layer("c2", Conv(rng.normal(size=(*k2, c, 4)).astype(np.float32), None, (1, 1),
                                 ((k2[0] - 1, 0), (0, 1))), ("mp",)),
@@ -78,6 +78,36 @@ def test_rewrite_is_the_max_pool_exactly(case, after_relu):
         np.testing.assert_allclose(pooled_got, pooled_want, rtol=1e-5, atol=1e-6)
         lowered = np.asarray(net.forward(x)["output"])
         np.testing.assert_allclose(lowered, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+# Keras padding='same' with a partial window: name -> (input shape, pool, strides, pads)
+PADDED = {
+    "2x2 stride 2 on 7x7": ((7, 7, 2), (2, 2), (2, 2), ((0, 1), (0, 1))),
+    "3x3 stride 2 on 8x8": ((8, 8, 2), (3, 3), (2, 2), ((0, 1), (0, 1))),
+    "3x3 stride 1 on 5x6": ((5, 6, 2), (3, 3), (1, 1), ((1, 1), (1, 1))),
+    "1-D 3 stride 2 on 12": ((1, 12, 2), (1, 3), (1, 2), ((0, 0), (0, 1))),
+}
+
+
+@pytest.mark.parametrize("case", PADDED)
+def test_padded_windows_after_a_relu_are_exact(case):
+    """The padded taps read 0, never more than a ReLU's values: the tournament's maximum is Keras's
+    (padding takes no part in it), and so is the lowered network's output."""
+    shape, pool, strides, pads = PADDED[case]
+    graph = _graph(shape, pool, strides, pads=pads)
+    rewritten, _ = maxpool_to_relu(graph)
+    net, _ = lower_to_populations(rewritten)
+    x = _inputs(shape, signed=True)
+    want = graph.forward(x)
+    np.testing.assert_allclose(np.asarray(rewritten.forward(x)["mp"]), np.asarray(want["mp"]), rtol=1e-5, atol=1e-6)
+    out = np.asarray(want["out"])
+    np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), out, rtol=1e-4, atol=1e-4 * np.abs(out).max())
+
+
+def test_padded_windows_of_signed_values_are_refused():
+    shape, pool, strides, pads = PADDED["2x2 stride 2 on 7x7"]
+    with pytest.raises(SnncError, match="'mp'.*partial window.*only after a ReLU"):
+        maxpool_to_relu(_graph(shape, pool, strides, after_relu=False, pads=pads))
 
 
 def _depth(net) -> dict[str, int]:
@@ -150,6 +180,28 @@ def test_maxpool1d_from_keras_compiles_exactly(tmp_path):
     np.testing.assert_allclose(np.asarray(graph.forward(x)[graph.output.name]), want, rtol=1e-5, atol=1e-5)
     net, _ = lower_to_populations(graph)
     np.testing.assert_allclose(np.asarray(net.forward(x.reshape(8, 1, 12, 2))["output"]), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("maxpool", ["relu", "native"], ids=["relu tournament", "kept for TTFS"])
+def test_keras_same_padded_max_pooling_compiles_exactly(tmp_path, maxpool):
+    """MaxPooling2D(padding='same') with partial windows (7x7 -> 4x4, 4x4 -> 2x2 by 3x3 stride 2),
+    as the ReLU tournament and as the max populations TTFS computes: the lowered network is Keras's."""
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((7, 7, 1)), L.Conv2D(3, 3, padding="same", activation="relu"),
+                              L.MaxPooling2D(2, padding="same"), L.Conv2D(4, 2, padding="same", activation="relu"),
+                              L.MaxPooling2D(3, strides=2, padding="same"), L.Flatten(), L.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(1).uniform(0, 1, (8, 7, 7, 1)).astype(np.float32)
+    graph = load_model_graph(tmp_path / "m.keras")
+    for graph_pass in graph_passes(maxpool):
+        graph, _ = graph_pass(graph)
+    want = np.asarray(model.predict(x, verbose=0))
+    net, _ = lower_to_populations(graph)
+    assert sum(p.role == "max" for p in net.populations) == (2 if maxpool == "native" else 0)
+    np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), want, rtol=1e-4, atol=1e-4)
 
 
 def test_a_name_snnc_would_give_is_refused_by_name():

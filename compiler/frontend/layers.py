@@ -257,9 +257,12 @@ def _activation_layer(call):
 def _pool(call):
     layer = call.layer
     pool, strides = _window(call, layer.pool_size), _window(call, layer.strides)
-    if _padding(call) == "same" and _pads("same", call.in_shapes[0], pool, strides) != ((0, 0), (0, 0)):
+    pads = _pads(_padding(call), call.in_shapes[0], pool, strides)
+    if call.cls.startswith("Max"):
+        return [Layer(call.name, MaxPool(pool, strides, pads), call.inputs, call.cls)]
+    if pads != ((0, 0), (0, 0)):  # Keras averages a partial window over its real inputs only: not one kernel
         raise call.refuse("needs padding='same' with a partial window; use padding='valid'")
-    op = AvgPool(pool, strides) if call.cls.startswith("Average") else MaxPool(pool, strides)
+    op = AvgPool(pool, strides)
     return [Layer(call.name, op, call.inputs, call.cls)]
 
 

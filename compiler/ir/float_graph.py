@@ -119,13 +119,16 @@ class AvgPool:
 
 @dataclass(frozen=True, eq=False)
 class MaxPool:
-    """Maximum over pool windows, no padding; compiled as a ReLU network of pairwise maxima
-    (passes/maxpool_to_relu) or replaced by AvgPool (--maxpool avg)."""
+    """Maximum over pool windows; pads (Keras padding='same' with a partial window) take no part
+    in the maximum, as in Keras. Compiled as a ReLU network of pairwise maxima (passes/maxpool_to_relu)
+    or replaced by AvgPool (--maxpool avg)."""
     pool: tuple[int, int]
     strides: tuple[int, int]
+    pads: Pads = ((0, 0), (0, 0))
 
     def apply(self, x):
-        return lax.reduce_window(x, -jnp.inf, lax.max, (1, *self.pool, 1), (1, *self.strides, 1), "VALID")
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, *self.pool, 1), (1, *self.strides, 1),
+                                 ((0, 0), *self.pads, (0, 0)))
 
 
 @dataclass(frozen=True, eq=False)

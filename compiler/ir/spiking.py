@@ -164,11 +164,11 @@ class FloatNet:
             if pop.role == "input":
                 values[pop.name] = jnp.asarray(x, jnp.float32)
                 continue
-            if pop.role == "max":  # the maximum over each window of its one projection (stride, kernel size)
+            if pop.role == "max":  # the maximum over each window of its one projection (stride, kernel size, pads)
                 (q,) = self.incoming(pop.name)
                 window = (1, *q.weight.shape[:2], 1)
                 values[pop.name] = jax.lax.reduce_window(values[q.src], -jnp.inf, jax.lax.max, window,
-                                                         (1, *q.conv.strides, 1), "VALID")
+                                                         (1, *q.conv.strides, 1), ((0, 0), *q.conv.pads, (0, 0)))
                 continue
             pre = sum((q.apply(values[q.src], shapes[q.src], pop.shape) for q in self.incoming(pop.name)),
                       jnp.asarray(pop.bias))

@@ -287,7 +287,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
             channels = shapes[layer.name][-1]
             window = np.ones((*op.pool, 1, channels), np.float32)
             projections.append(Projection(source[0].src, layer.name, window,
-                                          ConvGeometry(tuple(op.strides), ((0, 0), (0, 0)), channels)))
+                                          ConvGeometry(tuple(op.strides), op.pads, channels)))
             add_population(layer.name, shapes[layer.name], "max", np.zeros(shapes[layer.name], np.float32), layer.name)
             paths[layer.name] = [Path(layer.name, ())]
         elif isinstance(op, Add):

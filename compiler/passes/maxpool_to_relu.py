@@ -10,7 +10,7 @@ with max(a, b) = relu(a - b) + b. Every value is therefore one tap of the window
 populations, and a - b is linear in the pooled input X and those populations. The MaxPool layer N
 reading X becomes, for the pairs i = 1 .. k-1 in tournament order,
     N.max{i}/diff   Conv(X)              a's tap - b's tap: depthwise, fixed kernel +1 / -1, the
-                                         pool's strides, no padding
+                                         pool's strides and pads
     N.max{i}/neg{j} Affine(-1)           b's populations, negated
     N.max{i}/sum    Add                  a - b = diff + a's populations - b's populations
     N.max{i}        Relu                 population N.max{i} = relu(a - b)
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.compiler.ir.float_graph import Add, Affine, Conv, FloatGraph, Layer, MaxPool, Relu
+from snnc.compiler.ir.float_graph import (Add, Affine, AvgPool, Concat, Conv, FloatGraph, GlobalAvgPool, Identity,
+                                         Layer, MaxPool, Pad, Relu, Reshape)
 from snnc.errors import SnncError
 
 
@@ -57,7 +58,7 @@ def _rewrite(layer: Layer, channels: int) -> list[Layer]:
     src = layer.inputs[0]
 
     def taps(kernel):
-        return Conv(kernel, None, tuple(op.strides), ((0, 0), (0, 0)), channels)
+        return Conv(kernel, None, tuple(op.strides), op.pads, channels)
 
     out: list[Layer] = []
     centre = (op.pool[0] // 2, op.pool[1] // 2)  # the winner's tap (the last one): see the docstring
@@ -88,6 +89,16 @@ def _rewrite(layer: Layer, channels: int) -> list[Layer]:
     return out
 
 
+def _non_negative(graph: FloatGraph, name: str) -> bool:
+    """Whether layer `name`'s output is >= 0 for every input: a ReLU's, or pooled, padded, joined
+    or reshaped from such outputs only."""
+    layer = graph.by_name()[name]
+    if isinstance(layer.op, Relu):
+        return True
+    keeps_sign = (MaxPool, AvgPool, GlobalAvgPool, Pad, Concat, Reshape, Identity)
+    return isinstance(layer.op, keeps_sign) and all(_non_negative(graph, i) for i in layer.inputs)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -101,6 +112,9 @@ def maxpool_to_relu(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[st
         if not isinstance(layer.op, MaxPool):
             out.append(layer)
             continue
+        if layer.op.pads != ((0, 0), (0, 0)) and not _non_negative(graph, layer.inputs[0]):
+            raise SnncError(f"layer {layer.name!r} ({layer.keras_class}) pads a partial window (padding='same') of "
+                            "values that may be negative; snnc pools padded windows only after a ReLU")
         out += _rewrite(layer, shapes[layer.inputs[0]][-1])
         (ph, pw), (sh, sw) = layer.op.pool, layer.op.strides
         k, pooled = ph * pw, shapes[layer.name]
