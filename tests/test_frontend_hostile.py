@@ -1,5 +1,7 @@
 """The frontend on models it used to get wrong or crash on: shared layers (one layer called twice),
-1-D layers, capped ReLUs (ReLU(max_value), relu6), and crafted or malformed model files.
+1-D layers, capped ReLUs (ReLU(max_value), relu6), BatchNorms with nothing to fold into, the less
+common layers (Rescaling, Normalization, SeparableConv, GlobalMaxPooling, Subtract, Average), and
+crafted or malformed model files.
 
 Every compiled construct: the float graph equals Keras's predict, the lowered float net too, and
 `snnc compile` + `snnc evaluate` report the ANN accuracy Keras has on the same labels (1.0: the
@@ -124,6 +126,25 @@ def unfolded_batchnorm():
     return _randomize(keras.Model(inp, L.Dense(3)(v)), 9, gain=1.5)
 
 
+def more_layers():
+    """Rescaling and Normalization on the input, SeparableConv2D (depth multiplier 2, strided), a
+    GlobalMaxPooling2D beside a GlobalAveragePooling2D, Subtract and Average."""
+    inp = keras.Input((8, 8, 2))
+    x = L.Normalization(mean=[0.4, 0.6], variance=[0.09, 0.04])(L.Rescaling(2.0, offset=-0.5)(inp))
+    x = L.SeparableConv2D(4, 3, strides=2, padding="same", depth_multiplier=2, activation="relu")(x)
+    y = L.SeparableConv2D(4, 3, padding="valid", use_bias=False)(x)
+    g = L.Concatenate()([L.GlobalMaxPooling2D()(L.ReLU()(y)), L.GlobalMaxPooling2D()(y), L.GlobalAveragePooling2D()(x)])
+    h = L.Subtract()([L.Dense(6, activation="relu")(g), L.Dense(6)(g)])
+    mean = L.Average()([L.Dense(4)(h), L.Dense(4)(L.ReLU()(h)), L.Dense(4)(g)])
+    return _randomize(keras.Model(inp, L.Dense(3)(mean)), 10, gain=1.5)
+
+
+def separable_conv1d():
+    return _randomize(keras.Sequential([
+        keras.Input((16, 3)), L.SeparableConv1D(4, 3, strides=2, padding="same", activation="relu"),
+        L.GlobalMaxPooling1D(), L.Dense(3)]), 11, gain=1.5)
+
+
 def capped_output():
     """A capped ReLU as the model's output."""
     return _randomize(keras.Sequential([keras.Input((6,)), L.Dense(5, activation="relu6", name="out6")]), 6, gain=8.0)
@@ -131,9 +152,11 @@ def capped_output():
 
 BUILDERS = {"shared_dense": shared_dense, "shared_conv": shared_conv, "conv1d": conv1d,
             "conv1d_sequential": conv1d_sequential, "capped_relu": capped_relu, "capped_output": capped_output,
-            "dense_to_conv1d": dense_to_conv1d, "unfolded_batchnorm": unfolded_batchnorm}
+            "dense_to_conv1d": dense_to_conv1d, "unfolded_batchnorm": unfolded_batchnorm,
+            "more_layers": more_layers, "separable_conv1d": separable_conv1d}
 CASES = [("shared_dense", ".keras"), ("shared_conv", ".h5"), ("conv1d", ".keras"),
-         ("conv1d_sequential", ".h5"), ("capped_relu", ".keras"), ("unfolded_batchnorm", ".h5")]
+         ("conv1d_sequential", ".h5"), ("capped_relu", ".keras"), ("unfolded_batchnorm", ".h5"),
+         ("more_layers", ".keras")]
 
 
 def _logits(model, x):
@@ -181,7 +204,7 @@ def test_float_graph_and_float_net_equal_keras(built, name, suffix):
     want = _logits(model, x)
     graph = load_model_graph(folder / f"{name}{suffix}")
     np.testing.assert_allclose(np.asarray(graph.forward(x)[graph.output.name]), want, rtol=1e-5, atol=1e-5)
-    for graph_pass in graph_passes("refuse"):
+    for graph_pass in graph_passes():
         graph, _ = graph_pass(graph)
     net, _ = lower_to_populations(graph)
     got = np.asarray(net.forward(x.reshape(len(x), *net.populations[0].shape))["output"])

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from snnc.compiler.ir.float_graph import (
-    Add, AvgPool, BatchNorm, Concat, Conv, Dense, GlobalAvgPool, Identity, Input, Layer, MaxPool, Pad, Relu, Reshape,
+    Add, Affine, AvgPool, BatchNorm, Concat, Conv, Dense, GlobalAvgPool, Identity, Input, Layer, MaxPool, Pad, Relu,
+    Reshape,
 )
 from snnc.errors import SnncError
 
@@ -24,7 +25,7 @@ _NOOP_CLASSES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoi
                  "ActivityRegularization")
 ACTIVATIONS = ("relu", "relu6", "linear", "softmax")
 _ACTIVATIONS_TEXT = "relu, relu6, linear, softmax (output only)"
-MERGE_CLASSES = ("Add", "Concatenate")  # the layers that take a list of inputs; every other takes one
+MERGE_CLASSES = ("Add", "Subtract", "Average", "Concatenate")  # the layers that take a list of inputs; every other takes one
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,19 @@ _TYPES = {
     "depth_multiplier": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "groups": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "use_bias": (lambda v: isinstance(v, bool), "true or false"),
-    "center": (lambda v: isinstance(v, bool), "true or false"),
-    "scale": (lambda v: isinstance(v, bool), "true or false"),
     "epsilon": (lambda v: _is_number(v) and v > 0, "a positive number"),
 }
-_STRING_PADDING = ("Conv1D", "Conv2D", "DepthwiseConv2D", "AveragePooling1D", "AveragePooling2D", "MaxPooling1D",
-                   "MaxPooling2D")
+_BATCHNORM_TYPES = {  # Rescaling's 'scale' is a number
+    "center": (lambda v: isinstance(v, bool), "true or false"),
+    "scale": (lambda v: isinstance(v, bool), "true or false"),
+}
+_STRING_PADDING = ("Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "AveragePooling1D",
+                   "AveragePooling2D", "MaxPooling1D", "MaxPooling2D")
 
 
 def check_layer_config(name, cls: str, config: dict) -> None:
     """Refuse unsupported options from the raw config, before Keras deserializes anything."""
-    for key, (ok, expected) in _TYPES.items():
+    for key, (ok, expected) in (_TYPES | (_BATCHNORM_TYPES if cls == "BatchNormalization" else {})).items():
         if key in config and not ok(config[key]):
             raise SnncError(f"layer {name!r} ({cls}) has {key}={_short(config[key])}; expected {expected}")
     act = _activation_name(name, cls, config.get("activation"))
@@ -205,6 +208,25 @@ def _conv(call):
     return _activation(call, Layer(call.name, op, call.inputs, call.cls))
 
 
+def _separable_conv(call):
+    """A depthwise Conv (one group per input channel, depth_multiplier outputs each) then a
+    pointwise 1x1 Conv with the bias and activation; nothing between them, so lowering composes
+    them into the projections as one Conv."""
+    layer = call.layer
+    weights = layer.get_weights()
+    depthwise, pointwise = (w.astype(np.float32) for w in weights[:2])
+    if call.cls == "SeparableConv1D":  # (k, C, mult) -> (1, k, C, mult); (1, C mult, F) -> (1, 1, C mult, F)
+        depthwise, pointwise = depthwise[None], pointwise[None]
+    kh, kw, c, mult = depthwise.shape
+    strides = _window(call, layer.strides)
+    first = Conv(depthwise.reshape(kh, kw, 1, c * mult), None, strides,
+                 _pads(_padding(call), call.in_shapes[0], (kh, kw), strides), c)
+    bias = weights[2].astype(np.float32) if layer.use_bias else None
+    second = Conv(pointwise, bias, (1, 1), ((0, 0), (0, 0)))
+    return [Layer(f"{call.name}/depthwise", first, call.inputs, call.cls),
+            *_activation(call, Layer(call.name, second, (f"{call.name}/depthwise",), call.cls))]
+
+
 def _dense(call):
     if len(call.in_shapes[0]) != 1:
         shape = call.keras_shapes[0]
@@ -232,6 +254,29 @@ def _batchnorm(call):
     mean, var = next(values), next(values)
     op = BatchNorm(*(np.asarray(a, np.float32) for a in (gamma, beta, mean, var)), float(layer.epsilon))
     return [Layer(call.name, op, call.inputs, "BatchNormalization")]
+
+
+def _normalization(call):
+    """Keras's Normalization, (x - mean) / max(sqrt(variance), 1e-7) per channel: a BatchNorm with
+    those statistics (gamma 1, beta 0, the variance floored so that eps 0 gives the same divisor)."""
+    layer = call.layer
+    axis = (layer.axis,) if isinstance(layer.axis, int) else tuple(layer.axis or ())
+    if getattr(layer, "invert", False) or len(axis) > 1 or axis and not _channel_axis(call, axis[0]):
+        raise call.refuse(f"normalizes axis {layer.axis}{' inverted' if getattr(layer, 'invert', False) else ''}; "
+                          "only the channel (last) axis, or one mean for all, is supported")
+    n = call.in_shapes[0][-1]
+    mean, var = (np.ravel(np.asarray(v, np.float32)) for v in (layer.mean, layer.variance))
+    mean, var = (np.broadcast_to(v, (n,)) if v.size == 1 else v for v in (mean, var))
+    op = BatchNorm(np.ones(n, np.float32), np.zeros(n, np.float32), mean.astype(np.float32),
+                   np.maximum(var, np.float32(1e-14)).astype(np.float32), 0.0)
+    return [Layer(call.name, op, call.inputs, "Normalization")]
+
+
+def _rescaling(call):
+    scale, offset = call.layer.scale, call.layer.offset
+    if not (_is_number(scale) and _is_number(offset)):
+        raise call.refuse(f"has scale={_short(scale)}, offset={_short(offset)}; only one number each is supported")
+    return [Layer(call.name, Affine(float(scale), float(offset)), call.inputs, "Rescaling")]
 
 
 def _relu(call):
@@ -269,6 +314,10 @@ def _pool(call):
 def _global_pool(call):
     if getattr(call.layer, "keepdims", False):
         raise call.refuse("uses keepdims=True; not supported")
+    if call.cls.startswith("GlobalMax"):  # one window over the whole map, then the channels as a vector
+        h, w, c = call.in_shapes[0]
+        return [Layer(call.name, MaxPool((h, w), (h, w)), call.inputs, call.cls),
+                Layer(f"{call.name}/vector", Reshape((c,)), (call.name,), call.cls)]
     return [Layer(call.name, GlobalAvgPool(), call.inputs, call.cls)]
 
 
@@ -298,6 +347,18 @@ def _add(call):
     return [Layer(call.name, Add(), call.inputs, "Add")]
 
 
+def _subtract(call):
+    if len(call.inputs) != 2:
+        raise call.refuse(f"is called on {len(call.inputs)} tensors; it takes two")
+    return [Layer(f"{call.name}/negated", Affine(-1.0), call.inputs[1:], "Subtract"),
+            Layer(call.name, Add(), (call.inputs[0], f"{call.name}/negated"), "Subtract")]
+
+
+def _average(call):
+    return [Layer(f"{call.name}/sum", Add(), call.inputs, "Average"),
+            Layer(call.name, Affine(1.0 / len(call.inputs)), (f"{call.name}/sum",), "Average")]
+
+
 def _concat(call):
     if not _channel_axis(call, call.layer.axis):
         raise call.refuse(f"joins axis {call.layer.axis}; only channels (the last axis) are supported")
@@ -313,8 +374,12 @@ _HANDLERS = {
     "Conv1D": _conv,
     "Conv2D": _conv,
     "DepthwiseConv2D": _conv,
+    "SeparableConv1D": _separable_conv,
+    "SeparableConv2D": _separable_conv,
     "Dense": _dense,
     "BatchNormalization": _batchnorm,
+    "Normalization": _normalization,
+    "Rescaling": _rescaling,
     "ReLU": _relu,
     "Activation": _activation_layer,
     "AveragePooling1D": _pool,
@@ -323,10 +388,14 @@ _HANDLERS = {
     "MaxPooling2D": _pool,
     "GlobalAveragePooling1D": _global_pool,
     "GlobalAveragePooling2D": _global_pool,
+    "GlobalMaxPooling1D": _global_pool,
+    "GlobalMaxPooling2D": _global_pool,
     "ZeroPadding2D": _zero_pad,
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Add": _add,
+    "Subtract": _subtract,
+    "Average": _average,
     "Concatenate": _concat,
     **{cls: _noop for cls in _NOOP_CLASSES},
 }
