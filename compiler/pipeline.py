@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from snnc.compiler.ir.float_graph import FloatGraph
@@ -19,6 +20,7 @@ from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.search_scales import search_scales
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
 from snnc.compiler.passes.split_fan_in import split_fan_in
+from snnc.compiler.passes.split_signed_input import split_signed_input
 from snnc.errors import SnncError
 from snnc.targets import Target
 
@@ -56,6 +58,8 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
         notes += new
     float_net, new = lower_to_populations(graph, target)
     notes += new
+    float_net, new = split_signed_input(float_net, None if calibration is None else calibration.lowest)
+    notes += new
     if coding.equalizes_channels:
         float_net, new = equalize_channels(float_net)
         notes += new
@@ -71,6 +75,8 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     notes += new
     spiking, new = coding.quantize(float_net, target, stats)
     notes += new
+    if float_net.signed_input:  # the host splits each input by sign, as the float net does
+        spiking = dataclasses.replace(spiking, encoding=dataclasses.replace(spiking.encoding, signed=True))
     if calibration is not None and coding.calibrate is not None:
         spiking, new = coding.calibrate(spiking, float_net, target, calibration, scales)
         notes += new

@@ -62,13 +62,14 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
     sharding = None if devices is None else batch_sharding(devices)
     labels = load_labels(data, limit, classes=net.output.size)
     correct = {t: 0 for t in timesteps}
-    ann_correct, seen = 0, 0
+    ann_correct, seen, lowest = 0, 0, 0.0
     forward = jax.jit(lambda x: art.float_net.forward(x)[net.output.name])
     tally, settled = CountTally(net, timesteps[-1]), []
     rows = even_rows(len(labels), BATCH)
     for batch in tracked(iter_x(data, net.sample_shape, rows, len(labels)), "evaluating", len(labels)):
         y = labels[seen: seen + len(batch)]
         seen += len(batch)
+        lowest = min(lowest, float(batch.min()))
         out, counts, steps = simulated(net, target, net.encode(batch), timesteps, sharding, rows)
         tally.add(counts)
         settled.append(steps)
@@ -82,4 +83,13 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
                                                                         correct=correct[t]) for t in timesteps),
                           ann_accuracy=ann_correct / seen, latency=latency(net, np.concatenate(settled), timesteps[-1]),
                           layers=layers,
-                          energy=energy_estimate(net, layers, target, timesteps[-1]))
+                          energy=energy_estimate(net, layers, target, timesteps[-1]),
+                          warnings=_clipped_inputs(net, lowest))
+
+
+def _clipped_inputs(net, lowest: float) -> tuple[str, ...]:
+    """A network compiled on non-negative calibration data reads negative inputs as 0: say so."""
+    if lowest >= 0 or net.encoding.signed:
+        return ()
+    return (f"the data has values below 0 (down to {lowest:.3g}), which this network reads as 0: its calibration "
+            "data had none; compile with calibration data that has them to split each input by sign",)

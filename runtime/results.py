@@ -64,6 +64,7 @@ class EvaluateResult(_Result):
     latency: Latency | None = None
     layers: tuple[LayerCounts, ...] = ()  # counts per population at the largest T
     energy: EnergyEstimate | None = None  # per inference at the largest T
+    warnings: tuple[str, ...] = ()  # what the numbers do not show (inputs the encoding clipped)
 
     @computed_field
     @property

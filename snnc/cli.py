@@ -114,6 +114,8 @@ def evaluate(artifact, data, timesteps, samples, devices, as_json):
     from snnc import api
 
     result = api.evaluate(artifact, data, _timesteps(timesteps), limit=samples, devices=devices)
+    for warning in result.warnings:
+        click.echo(f"snnc: warning: {warning}", err=True)
     if as_json:
         click.echo(result.to_json())
         return

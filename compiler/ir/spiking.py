@@ -130,12 +130,19 @@ class FloatPopulation:
 FORWARD_ROWS = 64  # samples per compiled ANN forward pass (FloatNet.pre_activation_batches)
 
 
+def split_signs(x, xp=np):
+    """x (B, ..., C) -> (B, ..., 2C): channel 2c is relu(x_c), channel 2c + 1 is relu(-x_c)."""
+    both = xp.stack([xp.maximum(x, 0), xp.maximum(-x, 0)], axis=-1)
+    return xp.reshape(both, (*x.shape[:-1], 2 * x.shape[-1]))
+
+
 @dataclass(frozen=True, eq=False)
 class FloatNet:
     __pydantic_config__ = STRICT
     populations: tuple[FloatPopulation, ...]  # topological order, input first, output last
     projections: tuple[Projection, ...]
     notes: tuple[str, ...] = ()
+    signed_input: bool = False  # each input value x is two input neurons, relu(x) and relu(-x) (split_signs)
 
     def population(self, name: str):
         return next(p for p in self.populations if p.name == name)
@@ -162,7 +169,8 @@ class FloatNet:
         values, returned = {}, {}
         for pop in self.populations:
             if pop.role == "input":
-                values[pop.name] = jnp.asarray(x, jnp.float32)
+                x = jnp.asarray(x, jnp.float32)
+                values[pop.name] = split_signs(x, jnp) if self.signed_input else x
                 continue
             if pop.role == "max":  # the maximum over each window of its one projection (stride, kernel size, pads)
                 (q,) = self.incoming(pop.name)
@@ -187,9 +195,11 @@ class InputEncoding:
     gain: float
     max_mant: int
     levels: int = 1
+    signed: bool = False  # x is first split into relu(x), relu(-x) along the last axis (split_signs)
 
     def drive(self, x: np.ndarray) -> np.ndarray:
-        m = np.asarray(x, np.float64) * self.gain
+        x = np.asarray(x, np.float64)
+        m = (split_signs(x) if self.signed else x) * self.gain
         if self.levels == 1:
             return np.clip(np.rint(m), 0, self.max_mant).astype(np.int32)
         steps = (2 * np.arange(self.levels) + 1) * self.max_mant / (2 * self.levels)
@@ -238,7 +248,7 @@ class SpikingNet:
     def sample_shape(self) -> tuple[int, ...]:
         """The shape of one input sample (the input population's, unless the encoding expands it)."""
         *lead, last = self.input.shape
-        return (*lead, last // self.encoding.levels)
+        return (*lead, last // self.encoding.levels // (2 if self.encoding.signed else 1))
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """The input population's drive (int32) for a batch of float inputs."""

@@ -28,6 +28,7 @@ DEFAULT_PERCENTILE = 99.9
 class Calibration:
     batches: Callable[[], Iterable[np.ndarray]]  # a fresh iterator of input batches per call
     percentile: float | None = None  # None: DEFAULT_PERCENTILE, or searched where the coding has levels (search_scales.py)
+    lowest: float = 0.0  # the data's smallest value: below 0, the input is split by sign (split_signed_input.py)
 
     @property
     def scale_percentile(self) -> float:

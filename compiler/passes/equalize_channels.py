@@ -19,6 +19,8 @@ output, or a population read by a max pooling).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from snnc.compiler.ir.spiking import FloatNet, FloatPopulation, Projection
@@ -131,4 +133,4 @@ def _scaled(net: FloatNet, names: tuple[str, ...], s: np.ndarray) -> FloatNet:
         if q.src in names:
             w = w * (s[_input_channel(q)] if q.conv is not None else _per_neuron(net.population(q.src), s)[None, :])
         projections.append(q.replace(weight=w.astype(np.float32)))
-    return FloatNet(populations, tuple(projections), net.notes)
+    return dataclasses.replace(net, populations=populations, projections=tuple(projections))

@@ -35,6 +35,7 @@ refused.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -219,7 +220,7 @@ def _with_relays(net: FloatNet, scales: dict[str, float]) -> tuple[FloatNet, dic
     for pop in net.populations:
         pops += [pop, *(relay for relay, _ in after[pop.name])]
         projections += [identity for _, identity in after[pop.name]]
-    return FloatNet(tuple(pops), tuple(projections), net.notes), scales, len(made)
+    return dataclasses.replace(net, populations=tuple(pops), projections=tuple(projections)), scales, len(made)
 
 
 def ttfs_levels(net: FloatNet, coding: TtfsCoding) -> int:

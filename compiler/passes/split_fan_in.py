@@ -13,6 +13,8 @@ convolution; of a dense projection, a block-masked matrix and a sum of k ones pe
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from snnc.compiler.ir.spiking import ConvGeometry, FloatNet, FloatPopulation, Projection
@@ -53,7 +55,7 @@ def split_fan_in(net: FloatNet, target: Target, copies: int = 1) -> tuple[FloatN
         populations += [*relays, pop]
         projections = [replaced.get(id(q), q) for q in projections] + added
         notes += split_notes
-    return FloatNet(tuple(populations), tuple(projections), net.notes), notes
+    return dataclasses.replace(net, populations=tuple(populations), projections=tuple(projections)), notes
 
 
 def _split(q: Projection, dst: FloatPopulation, limit: int, tag: str = ""):
