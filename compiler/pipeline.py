@@ -15,7 +15,7 @@ from snnc.compiler.passes.equalize_channels import equalize_channels
 from snnc.compiler.passes.fold_batchnorm import fold_batchnorm
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.passes.place import Placement, place
-from snnc.compiler.passes.maxpool_to_relu import maxpool_to_relu
+from snnc.compiler.passes.maxpool_to_relu import keep_maxpool, maxpool_to_relu
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.search_scales import search_scales
 from snnc.compiler.passes.split_capped_relu import split_capped_relu
@@ -32,11 +32,6 @@ class CompiledNetwork:
     scales: dict[str, float]
     notes: tuple[str, ...]
     placement: Placement | None = None  # cores and chips of every on-chip population (compiler/passes/place.py)
-
-
-def keep_maxpool(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
-    """For a coding that computes maxima itself (TTFS: the first spike wins): max pooling stays."""
-    return graph, []
 
 
 MAXPOOL_PASSES = {"relu": maxpool_to_relu, "avg": maxpool_to_avg, "refuse": refuse_maxpool, "native": keep_maxpool}

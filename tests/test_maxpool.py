@@ -204,6 +204,28 @@ def test_keras_same_padded_max_pooling_compiles_exactly(tmp_path, maxpool):
     np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), want, rtol=1e-4, atol=1e-4)
 
 
+def test_kept_for_ttfs_where_it_reads_a_population_else_a_tournament(tmp_path):
+    """A max pooling of a ReLU6 (split into relu(x) - relu(x - 6): no one population) becomes the
+    tournament; the next one, of a ReLU, stays a max population. The lowered network is Keras's."""
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(6)
+    model = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(3, 3, padding="same", activation="relu6"),
+                              L.MaxPooling2D(2, name="of_relu6"), L.Conv2D(4, 3, padding="same", activation="relu"),
+                              L.MaxPooling2D(2, name="of_relu"), L.Flatten(), L.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(2).uniform(0, 3, (8, 8, 8, 1)).astype(np.float32)
+    graph = load_model_graph(tmp_path / "m.keras")
+    for graph_pass in graph_passes("native"):
+        graph, _ = graph_pass(graph)
+    net, _ = lower_to_populations(graph)
+    assert [p.name for p in net.populations if p.role == "max"] == ["of_relu"]
+    assert any(p.name.startswith("of_relu6.max") for p in net.populations)
+    want = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), want, rtol=1e-4, atol=1e-4)
+
+
 def test_a_name_snnc_would_give_is_refused_by_name():
     graph = _graph((4, 4, 1), (2, 2), (2, 2))
     layers = list(graph.layers)

@@ -89,6 +89,16 @@ def _rewrite(layer: Layer, channels: int) -> list[Layer]:
     return out
 
 
+def keep_maxpool(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+    """For a coding that computes maxima itself (TTFS: the first spike wins)."""
+    return maxpool_to_relu(graph, target, native=True)
+
+
+def _reads_a_population(done: list[Layer], layer: Layer) -> bool:
+    source = next(l for l in reversed(done) if l.name == layer.inputs[0])
+    return isinstance(source.op, (Relu, MaxPool))
+
+
 def _non_negative(graph: FloatGraph, name: str) -> bool:
     """Whether layer `name`'s output is >= 0 for every input: a ReLU's, or pooled, padded, joined
     or reshaped from such outputs only."""
@@ -103,13 +113,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def maxpool_to_relu(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+def maxpool_to_relu(graph: FloatGraph, target=None, native: bool = False) -> tuple[FloatGraph, list[str]]:
+    """native: a coding that computes maxima (TTFS) keeps every max pooling that reads a population
+    (a ReLU layer, or a max pooling kept); only the others become tournaments."""
     if not any(isinstance(layer.op, MaxPool) for layer in graph.layers):
         return graph, []
     shapes = graph.shapes()
     out, notes = [], []
     for layer in graph.layers:
-        if not isinstance(layer.op, MaxPool):
+        if not isinstance(layer.op, MaxPool) or native and _reads_a_population(out, layer):
             out.append(layer)
             continue
         if layer.op.pads != ((0, 0), (0, 0)) and not _non_negative(graph, layer.inputs[0]):
