@@ -181,14 +181,16 @@ def _check_float32_range(batch: np.ndarray, start: int, path: Path) -> None:
                         "every value of x must fit in float32")
 
 
-def iter_x(path: Path, input_shape: tuple[int, ...], batch_size: int, limit: int | None = None) -> Iterator[np.ndarray]:
-    """Batches of x as float32 (B, *input_shape), read from the archive as needed and checked as read."""
+def iter_x(path: Path, input_shape: tuple[int, ...] | None, batch_size: int, limit: int | None = None
+           ) -> Iterator[np.ndarray]:
+    """Batches of x as float32 (B, *input_shape), read from the archive as needed and checked as read
+    (input_shape None: the samples' shape in the file)."""
     path = Path(path)
     with _archive(path) as archive:
         stream, info = _open_member(archive, path, "x")
         with stream:
             _check_x_info(info, path)
-            shape = conform(info, input_shape, path)
+            shape = info.shape[1:] if input_shape is None else conform(info, input_shape, path)
             count = info.shape[0] if limit is None else min(limit, info.shape[0])
             row_bytes = int(np.prod(info.shape[1:], dtype=np.int64)) * info.dtype.itemsize
             for start in range(0, count, batch_size):

@@ -44,7 +44,7 @@ def compile(model: str | Path, target: str = "loihi2", calibration: str | Path |
         calibration = Path(calibration)
         samples = array_info(calibration).shape[0]
         cal = Calibration(lambda: tracked(iter_x(calibration, graph.input.op.shape, BATCH), "calibrating", samples),
-                          opts.percentile, min(float(x.min()) for x in iter_x(calibration, graph.input.op.shape, BATCH)))
+                          opts.percentile, min((float(x.min()) for x in iter_x(calibration, None, BATCH)), default=0.0))
         cal_info = CalibrationData(file=calibration.name, sha256=file_sha256(calibration), samples=samples,
                                    percentile=opts.percentile)
     spec = opts.target_spec

@@ -228,12 +228,11 @@ def _separable_conv(call):
 
 
 def _dense(call):
-    if len(call.in_shapes[0]) != 1:
-        shape = call.keras_shapes[0]
-        raise SnncError(f"layer {call.name!r} (Dense) gets a {len(shape)}-d input {shape}; add a Flatten before it")
+    """Dense; on an image or a 1-D signal Keras applies it to the last axis at every position: a 1x1 Conv."""
     weights = call.layer.get_weights()
+    kernel = weights[0].astype(np.float32)
     bias = weights[1].astype(np.float32) if call.layer.use_bias else None
-    op = Dense(weights[0].astype(np.float32), bias)
+    op = Dense(kernel, bias) if len(call.in_shapes[0]) == 1 else Conv(kernel[None, None], bias, (1, 1), ((0, 0), (0, 0)))
     return _activation(call, Layer(call.name, op, call.inputs, "Dense"))
 
 
@@ -306,7 +305,8 @@ def _pool(call):
     if call.cls.startswith("Max"):
         return [Layer(call.name, MaxPool(pool, strides, pads), call.inputs, call.cls)]
     if pads != ((0, 0), (0, 0)):  # Keras averages a partial window over its real inputs only: not one kernel
-        raise call.refuse("needs padding='same' with a partial window; use padding='valid'")
+        raise call.refuse("pads partial windows (padding='same' on a size its strides do not divide), which Keras "
+                          "averages over their real inputs only; use padding='valid'")
     op = AvgPool(pool, strides)
     return [Layer(call.name, op, call.inputs, call.cls)]
 
