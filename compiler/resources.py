@@ -216,7 +216,8 @@ def resource_violations(usage: tuple[CoreUsage, ...], target: Target) -> list[st
     if cores > capacity:
         problems.append(f"network: cores {cores} > {capacity} ({target.chips} chip(s) x {target.cores_per_chip} cores; "
                         + ", ".join(f"{u.population} {u.cores}" for u in usage)
-                        + f"), so the network needs {chips_needed(usage, target)} chips, target has {target.chips}")
+                        + f"), so the network needs {chips_needed(usage, target)} chips, target has {target.chips} "
+                        f"(compile with --chips {chips_needed(usage, target)}, or for a board, e.g. --target kapoho-point)")
     return problems
 
 
