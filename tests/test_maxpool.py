@@ -104,6 +104,25 @@ def test_padded_windows_after_a_relu_are_exact(case):
     np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), out, rtol=1e-4, atol=1e-4 * np.abs(out).max())
 
 
+def test_padded_windows_after_a_capped_relu_are_exact(tmp_path):
+    """ReLU6 -> MaxPooling2D(padding='same') on 7x7: the split ReLU6, relu(z) - relu(z - 6), is known
+    to be non-negative, so its padded windows compile; the lowered network is Keras's."""
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input((7, 7, 1)), L.Conv2D(3, 3, padding="same", activation="relu6"),
+                              L.MaxPooling2D(2, padding="same"), L.Flatten(), L.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(3).uniform(0, 9, (8, 7, 7, 1)).astype(np.float32)
+    graph = load_model_graph(tmp_path / "m.keras")
+    for graph_pass in graph_passes():
+        graph, _ = graph_pass(graph)
+    net, _ = lower_to_populations(graph)
+    want = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(np.asarray(net.forward(x)["output"]), want, rtol=1e-4, atol=1e-4)
+
+
 def test_padded_windows_of_signed_values_are_refused():
     shape, pool, strides, pads = PADDED["2x2 stride 2 on 7x7"]
     with pytest.raises(SnncError, match="'mp'.*partial window.*only after a ReLU"):

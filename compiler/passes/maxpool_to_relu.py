@@ -100,13 +100,27 @@ def _reads_a_population(done: list[Layer], layer: Layer) -> bool:
 
 
 def _non_negative(graph: FloatGraph, name: str) -> bool:
-    """Whether layer `name`'s output is >= 0 for every input: a ReLU's, or pooled, padded, joined
-    or reshaped from such outputs only."""
+    """Whether layer `name`'s output is >= 0 for every input: a ReLU's (a capped one's too), or
+    pooled, padded, joined or reshaped from such outputs only."""
     layer = graph.by_name()[name]
-    if isinstance(layer.op, Relu):
+    if isinstance(layer.op, Relu) or _capped_relu(graph, layer):
         return True
     keeps_sign = (MaxPool, AvgPool, GlobalAvgPool, Pad, Concat, Reshape, Identity)
     return isinstance(layer.op, keeps_sign) and all(_non_negative(graph, i) for i in layer.inputs)
+
+
+def _capped_relu(graph: FloatGraph, layer: Layer) -> bool:
+    """Whether layer is relu(z) - relu(z - c), c >= 0, as split_capped_relu writes min(relu(z), c)."""
+    by_name = graph.by_name()
+    if not isinstance(layer.op, Add) or len(layer.inputs) != 2:
+        return False
+    low, negated = (by_name[i] for i in layer.inputs)
+    if not (isinstance(low.op, Relu) and isinstance(negated.op, Affine) and (negated.op.scale, negated.op.shift) == (-1, 0)):
+        return False
+    high = by_name[negated.inputs[0]]
+    minus = by_name[high.inputs[0]] if isinstance(high.op, Relu) else None
+    return (minus is not None and isinstance(minus.op, Affine) and minus.op.scale == 1 and minus.op.shift <= 0
+            and minus.inputs == low.inputs)
 
 
 def _count(n: int, noun: str) -> str:
