@@ -84,7 +84,17 @@ def evaluate_artifact(art: Artifact, data: Path, timesteps: tuple[int, ...], lim
                           ann_accuracy=ann_correct / seen, latency=latency(net, np.concatenate(settled), timesteps[-1]),
                           layers=layers,
                           energy=energy_estimate(net, layers, target, timesteps[-1]),
-                          warnings=_clipped_inputs(net, lowest))
+                          warnings=_clipped_inputs(net, lowest) + _before_the_answer(net, timesteps))
+
+
+def _before_the_answer(net, timesteps: tuple[int, ...]) -> tuple[str, ...]:
+    """An output read at a fixed step (TTFS) holds no answer before it: say so for smaller T."""
+    read = getattr(net.output, "read_step", 0)
+    early = [t for t in timesteps if t < read]
+    if not early:
+        return ()
+    return (f"this network's answer is read at step {read} (compiled for it with --timesteps-hint); "
+            f"the accuracy at T = {', '.join(map(str, early))} is read before it",)
 
 
 def _clipped_inputs(net, lowest: float) -> tuple[str, ...]:
