@@ -164,7 +164,8 @@ class FloatNet:
         return jax.jit(lambda x: self.forward(x, before_relu=True))
 
     def forward(self, x, before_relu: bool = False) -> dict[str, jnp.ndarray]:
-        """Every population's activation (the ANN) for a batch x (B, *input shape); with before_relu, a hidden population's pre-activation instead (sum plus bias)."""
+        """Every population's activation (the ANN) for a batch x (B, *sample shape: the input population's, or
+        half its channels with signed_input); with before_relu, a hidden population's pre-activation instead (sum plus bias)."""
         shapes = {p.name: p.shape for p in self.populations}
         values, returned = {}, {}
         for pop in self.populations:
