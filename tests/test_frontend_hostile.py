@@ -128,12 +128,14 @@ def unfolded_batchnorm():
 
 def more_layers():
     """Rescaling and Normalization on the input, SeparableConv2D (depth multiplier 2, strided), a
-    GlobalMaxPooling2D beside a GlobalAveragePooling2D, Subtract and Average."""
+    Dense on an image, a GlobalMaxPooling2D beside a GlobalAveragePooling2D, Subtract and Average."""
     inp = keras.Input((8, 8, 2))
     x = L.Normalization(mean=[0.4, 0.6], variance=[0.09, 0.04])(L.Rescaling(2.0, offset=-0.5)(inp))
     x = L.SeparableConv2D(4, 3, strides=2, padding="same", depth_multiplier=2, activation="relu")(x)
     y = L.SeparableConv2D(4, 3, padding="valid", use_bias=False)(x)
-    g = L.Concatenate()([L.GlobalMaxPooling2D()(L.ReLU()(y)), L.GlobalMaxPooling2D()(y), L.GlobalAveragePooling2D()(x)])
+    pointwise = L.Dense(3, activation="relu")(x)  # Dense on an image: every position, a 1x1 Conv
+    g = L.Concatenate()([L.GlobalMaxPooling2D()(L.ReLU()(y)), L.GlobalMaxPooling2D()(y), L.GlobalAveragePooling2D()(x),
+                         L.GlobalAveragePooling2D()(pointwise)])
     h = L.Subtract()([L.Dense(6, activation="relu")(g), L.Dense(6)(g)])
     mean = L.Average()([L.Dense(4)(h), L.Dense(4)(L.ReLU()(h)), L.Dense(4)(g)])
     return _randomize(keras.Model(inp, L.Dense(3)(mean)), 10, gain=1.5)
@@ -142,7 +144,7 @@ def more_layers():
 def separable_conv1d():
     return _randomize(keras.Sequential([
         keras.Input((16, 3)), L.SeparableConv1D(4, 3, strides=2, padding="same", activation="relu"),
-        L.GlobalMaxPooling1D(), L.Dense(3)]), 11, gain=1.5)
+        L.Dense(5), L.GlobalMaxPooling1D(), L.Dense(3)]), 11, gain=1.5)
 
 
 def capped_output():
