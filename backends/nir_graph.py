@@ -63,7 +63,7 @@ def nir_graph(net: SpikingNet, target: Target = LOIHI2) -> nir.NIRGraph:
     edges.append((net.output.name, READOUT))
     metadata = {"generator": "snnc", "dt": 1.0, "input": "rate-coded spike trains (snnc SpikeInput)",
                 "input_gain": float(net.encoding.gain), "input_full": int(net.input.full),
-                "loihi_differences": LOIHI_DIFFERENCES}
+                "input_signed": bool(net.encoding.signed), "loihi_differences": LOIHI_DIFFERENCES}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
