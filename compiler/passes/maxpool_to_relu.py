@@ -99,19 +99,18 @@ def _reads_a_population(done: list[Layer], layer: Layer) -> bool:
     return isinstance(source.op, (Relu, MaxPool))
 
 
-def _non_negative(graph: FloatGraph, name: str) -> bool:
+def _non_negative(by_name: dict[str, Layer], name: str) -> bool:
     """Whether layer `name`'s output is >= 0 for every input: a ReLU's (a capped one's too), or
     pooled, padded, joined or reshaped from such outputs only."""
-    layer = graph.by_name()[name]
-    if isinstance(layer.op, Relu) or _capped_relu(graph, layer):
+    layer = by_name[name]
+    if isinstance(layer.op, Relu) or _capped_relu(by_name, layer):
         return True
     keeps_sign = (MaxPool, AvgPool, GlobalAvgPool, Pad, Concat, Reshape, Identity)
-    return isinstance(layer.op, keeps_sign) and all(_non_negative(graph, i) for i in layer.inputs)
+    return isinstance(layer.op, keeps_sign) and all(_non_negative(by_name, i) for i in layer.inputs)
 
 
-def _capped_relu(graph: FloatGraph, layer: Layer) -> bool:
+def _capped_relu(by_name: dict[str, Layer], layer: Layer) -> bool:
     """Whether layer is relu(z) - relu(z - c), c >= 0, as split_capped_relu writes min(relu(z), c)."""
-    by_name = graph.by_name()
     if not isinstance(layer.op, Add) or len(layer.inputs) != 2:
         return False
     low, negated = (by_name[i] for i in layer.inputs)
@@ -138,7 +137,7 @@ def maxpool_to_relu(graph: FloatGraph, target=None, native: bool = False) -> tup
         if not isinstance(layer.op, MaxPool) or native and _reads_a_population(out, layer):
             out.append(layer)
             continue
-        if layer.op.pads != ((0, 0), (0, 0)) and not _non_negative(graph, layer.inputs[0]):
+        if layer.op.pads != ((0, 0), (0, 0)) and not _non_negative(graph.by_name(), layer.inputs[0]):
             raise SnncError(f"layer {layer.name!r} ({layer.keras_class}) pads a partial window (padding='same') of "
                             "values that may be negative; snnc pools padded windows only after a ReLU")
         out += _rewrite(layer, shapes[layer.inputs[0]][-1])
