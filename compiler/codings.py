@@ -24,6 +24,7 @@ class Coding:
     copies: int = 1  # neurons that carry one activation: each synapse of the float net becomes this many
     equalizes_channels: bool = False  # its weights share one scale per population: equalize channel ranges first
     levels: Callable | None = None  # (float_net) -> the levels an activation is carried in: scales are searched for them
+    clips_at_scale: bool = False  # its neurons carry at most the scale: a capped ReLU stays one population (keep_capped_relu)
 
 
 def _from_scales(quantize: Callable, **coding) -> Callable:
@@ -35,7 +36,7 @@ def _rate(options) -> Coding:
     rate = RateCoding(max_rate=options.max_rate, timesteps=options.timesteps_hint, reset=options.reset)
     calibrate = calibrate_thresholds if options.reset == "zero" else calibrate_biases
     return Coding(_from_scales(quantize, coding=rate), partial(calibrate, coding=rate, timesteps=options.timesteps_hint),
-                  levels=partial(rate_levels, coding=rate))
+                  levels=partial(rate_levels, coding=rate), clips_at_scale=rate.clips_at_scale)
 
 
 def _sigma_delta(options) -> Coding:
@@ -46,7 +47,7 @@ def _sigma_delta(options) -> Coding:
 
 def _population(options) -> Coding:
     return Coding(_from_scales(quantize_population, coding=PopulationCoding(levels=options.population)), None,
-                  copies=options.population, levels=lambda net: options.population)
+                  copies=options.population, levels=lambda net: options.population, clips_at_scale=True)
 
 
 def _ttfs(options) -> Coding:

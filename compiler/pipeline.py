@@ -18,7 +18,7 @@ from snnc.compiler.passes.place import Placement, place
 from snnc.compiler.passes.maxpool_to_relu import keep_maxpool, maxpool_to_relu
 from snnc.compiler.passes.replace_maxpool import maxpool_to_avg, refuse_maxpool
 from snnc.compiler.passes.search_scales import search_scales
-from snnc.compiler.passes.split_capped_relu import split_capped_relu
+from snnc.compiler.passes.split_capped_relu import keep_capped_relu, split_capped_relu
 from snnc.compiler.passes.split_fan_in import split_fan_in
 from snnc.compiler.passes.split_signed_input import split_signed_input
 from snnc.errors import SnncError
@@ -37,8 +37,8 @@ class CompiledNetwork:
 MAXPOOL_PASSES = {"relu": maxpool_to_relu, "avg": maxpool_to_avg, "refuse": refuse_maxpool, "native": keep_maxpool}
 
 
-def graph_passes(maxpool: str = "relu") -> tuple:
-    return (drop_noops, fold_batchnorm, split_capped_relu, MAXPOOL_PASSES[maxpool])
+def graph_passes(maxpool: str = "relu", split_caps: bool = True) -> tuple:
+    return (drop_noops, fold_batchnorm, split_capped_relu if split_caps else keep_capped_relu, MAXPOOL_PASSES[maxpool])
 
 
 def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | None,
@@ -48,7 +48,7 @@ def compile_graph(graph: FloatGraph, target: Target, calibration: Calibration | 
     notes: list[str] = []
     if coding.native_max and maxpool == "relu":
         maxpool = "native"
-    for graph_pass in graph_passes(maxpool):
+    for graph_pass in graph_passes(maxpool, split_caps=not coding.clips_at_scale):
         graph, new = graph_pass(graph, target)
         notes += new
     float_net, new = lower_to_populations(graph, target)

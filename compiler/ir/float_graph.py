@@ -86,7 +86,8 @@ class BatchNorm:
 @dataclass(frozen=True, eq=False)
 class Relu:
     """y = max(x, 0), or min(max(x, 0), max_value) for a capped ReLU (ReLU(max_value=c), relu6).
-    A capped ReLU is rewritten to relu(x) - relu(x - c) before lowering (passes/split_capped_relu)."""
+    A coding whose neurons clip at their scale keeps it one population (its scale held at or below c);
+    for the others it is rewritten to relu(x) - relu(x - c) before lowering (passes/split_capped_relu)."""
     max_value: float | None = None
 
     def apply(self, x):

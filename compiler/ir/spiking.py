@@ -121,10 +121,16 @@ class FloatPopulation:
     role: str  # "input" | "hidden" (ReLU) | "output" (linear) | "max" (window maxima of its one source)
     bias: Npy  # float32, shape == self.shape
     layer: str  # the float-graph layer whose output this population carries
+    cap: float | None = None  # a hidden population's ceiling: min(relu(z), cap), a capped ReLU (relu6) kept whole
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
+
+    def activation(self, pre, xp=np):
+        """relu(pre), at most cap."""
+        positive = xp.maximum(pre, 0)
+        return positive if self.cap is None else xp.minimum(positive, self.cap)
 
 
 FORWARD_ROWS = 64  # samples per compiled ANN forward pass (FloatNet.pre_activation_batches)
@@ -181,7 +187,7 @@ class FloatNet:
                 continue
             pre = sum((q.apply(values[q.src], shapes[q.src], pop.shape) for q in self.incoming(pop.name)),
                       jnp.asarray(pop.bias))
-            values[pop.name] = jnp.maximum(pre, 0) if pop.role == "hidden" else pre
+            values[pop.name] = pop.activation(pre, jnp) if pop.role == "hidden" else pre
             if before_relu:
                 returned[pop.name] = pre
         return values | returned

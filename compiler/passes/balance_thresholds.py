@@ -55,23 +55,24 @@ def activation_statistics(net: FloatNet, calibration: Calibration) -> Statistics
         samples += rows
         for pop in net.populations:
             values = outputs[pop.name].reshape(rows, -1)
-            totals[pop.name] += np.maximum(values, 0).sum(axis=0, dtype=np.float64)
-            positive = values[values > 0]
+            activations = pop.activation(values)
+            totals[pop.name] += activations.sum(axis=0, dtype=np.float64)
+            positive = activations[activations > 0]
             if positive.size:
                 hist[pop.name] += np.bincount(np.searchsorted(EDGES, positive), minlength=len(EDGES) + 1)
                 peak[pop.name] = max(peak[pop.name], float(positive.max()))
             unbiased = values - np.asarray(pop.bias, np.float32).reshape(1, -1)
             sums[pop.name] = max(sums[pop.name], float(np.abs(values).max(initial=0)), float(np.abs(unbiased).max(initial=0)))
     # Inputs are bounded data (pixel intensities): their scale is the maximum.
-    scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.scale_percentile)
-              for p in net.populations}
+    scales = {p.name: _percentile(hist[p.name], peak[p.name], 100.0 if p.role == "input" else calibration.scale_percentile,
+                                  p.cap) for p in net.populations}
     means = {p.name: (totals[p.name] / max(samples, 1)).reshape(p.shape) for p in net.populations}
     return Statistics(scales, sums, means, hist, peak)
 
 
-def _percentile(hist: np.ndarray, peak: float, q: float) -> float:
-    if peak == 0.0:
-        return 1.0  # a population that never fires on the calibration data: any scale is exact
+def _percentile(hist: np.ndarray, peak: float, q: float, cap: float | None = None) -> float:
+    if peak == 0.0:  # a population that never fires on the calibration data: any scale is exact (within its cap)
+        return 1.0 if cap is None else min(1.0, cap)
     if q >= 100:
         return peak
     rank = np.searchsorted(np.cumsum(hist), q / 100 * hist.sum())
@@ -94,7 +95,7 @@ def weight_bound_statistics(net: FloatNet, input_max: float = 1.0) -> Statistics
             ones = np.full((1, *src.shape), bound[q.src], np.float32)
             positive = positive + np.asarray(q.replace(weight=np.maximum(q.weight, 0)).apply(ones, src.shape, pop.shape))[0]
             magnitude = magnitude + np.asarray(q.replace(weight=np.abs(q.weight)).apply(ones, src.shape, pop.shape))[0]
-        bound[pop.name] = float(positive.max()) or 1.0
+        bound[pop.name] = float(pop.activation(positive).max()) or 1.0
         sums[pop.name] = float(magnitude.max()) or 1.0
     return Statistics(bound, sums)
 

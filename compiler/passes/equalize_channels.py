@@ -46,7 +46,8 @@ def equalize_channels(net: FloatNet) -> tuple[FloatNet, list[str]]:
 def _groups(net: FloatNet) -> list[tuple[str, ...]]:
     """The populations equalized together: each hidden one with the parts above its cap."""
     readers_by_max = {q.src for q in net.projections if net.population(q.dst).role == "max"}
-    eligible = [p.name for p in net.populations if p.role == "hidden" and p.name not in readers_by_max]
+    eligible = [p.name for p in net.populations  # a cap kept whole would have to scale with each channel: not equalized
+                if p.role == "hidden" and p.cap is None and p.name not in readers_by_max]
     above = {}
     for name in eligible:
         base = capped_base(name)
@@ -120,8 +121,8 @@ def _factors(net: FloatNet, names: tuple[str, ...]) -> np.ndarray:
 def _scaled(net: FloatNet, names: tuple[str, ...], s: np.ndarray) -> FloatNet:
     """Channel c of every population in names carries its activation / s_c."""
     populations = tuple(p if p.name not in names else
-                        FloatPopulation(p.name, p.shape, p.role, (p.bias / np.broadcast_to(s, p.shape)).astype(np.float32),
-                                        p.layer) for p in net.populations)
+                        dataclasses.replace(p, bias=(p.bias / np.broadcast_to(s, p.shape)).astype(np.float32))
+                        for p in net.populations)
     projections = []
     for q in net.projections:
         if q.dst not in names and q.src not in names:

@@ -1,6 +1,7 @@
 """Lower the float graph to populations and projections (a FloatNet), exactly.
 
-A population is created for the input, for every ReLU output and for the model output. Everything
+A population is created for the input, for every ReLU output (a capped ReLU's with its cap, where
+the coding keeps it whole) and for the model output. Everything
 between populations is linear, so each path from a source population to a destination is one
 projection:
   - a path ending in a Conv (after any ZeroPadding, average pooling, channel concatenation or
@@ -229,9 +230,6 @@ def _population_name(layer: Layer) -> str:
 
 
 def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list[str]]:
-    capped = [l.name for l in graph.layers if isinstance(l.op, Relu) and l.op.max_value is not None]
-    if capped:
-        raise AssertionError(f"internal error: capped ReLU {capped[0]!r} reached lowering; run split_capped_relu first")
     shapes = graph.shapes()
     output = graph.output
     relus = {l.name for l in graph.layers if isinstance(l.op, Relu)}
@@ -242,8 +240,8 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
     pop_shape = {}
     pool_layer: dict[int, str] = {}  # id(op) -> the layer it came from
 
-    def add_population(name: str, shape, role: str, bias, layer_name: str) -> None:
-        pops.append(FloatPopulation(name, shape, role, bias, layer_name))
+    def add_population(name: str, shape, role: str, bias, layer_name: str, cap: float | None = None) -> None:
+        pops.append(FloatPopulation(name, shape, role, bias, layer_name, cap))
         pop_shape[name] = shape
 
     def hidden(name: str) -> bool:  # a ReLU population: its pooling is non-negative, so a ReLU of it is exact
@@ -259,7 +257,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
             add_population(name, shape, "hidden", np.zeros(shape, np.float32), layer_name)
         return Path(name, path.ops[1:])
 
-    def materialize(layer: Layer, pre_activation: str, role: str) -> None:
+    def materialize(layer: Layer, pre_activation: str, role: str, cap: float | None = None) -> None:
         name = _population_name(layer) if role != "output" else "output"
         where = f"layer {layer.name!r}"
         for path in paths[pre_activation]:
@@ -268,7 +266,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
                 path = pooled(path, where)
                 projection = _project(path, name, pop_shape[path.src], where)
             projections.append(projection)
-        add_population(name, shapes[layer.name], role, biases[pre_activation], layer.name)
+        add_population(name, shapes[layer.name], role, biases[pre_activation], layer.name, cap)
         paths[layer.name] = [Path(name, ())]
 
     for layer in graph.layers:
@@ -278,7 +276,7 @@ def lower_to_populations(graph: FloatGraph, target=None) -> tuple[FloatNet, list
             pop_shape["input"] = op.shape
             paths[layer.name] = [Path("input", ())]
         elif isinstance(op, Relu):
-            materialize(layer, layer.inputs[0], "hidden")
+            materialize(layer, layer.inputs[0], "hidden", op.max_value)
         elif isinstance(op, MaxPool):  # kept only for a coding that computes maxima (pipeline.keep_maxpool)
             source = paths[layer.inputs[0]]
             if len(source) != 1 or source[0].ops:

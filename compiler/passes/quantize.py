@@ -54,6 +54,13 @@ class RateCoding:
     timesteps: int = 64  # the T the network is tuned for (latency compensation)
     reset: str = "subtract"  # "subtract": soft reset (module docstring); "zero": Loihi's own hard reset
 
+    @property
+    def clips_at_scale(self) -> bool:
+        """Whether a neuron carries at most lambda: at rate 1 an activation of lambda is one spike per
+        step, the most it can send, and reset by subtraction keeps the rate linear up to there (the
+        hard reset's rate is not, and its thresholds are recalibrated)."""
+        return self.max_rate == 1.0 and self.reset == "subtract"
+
 
 MAX_LEAK = 1 / 32  # the largest fraction of u a hidden neuron may lose per step (du + 1 <= 2^12 / 32)
 

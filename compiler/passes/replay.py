@@ -119,14 +119,15 @@ def ann_classes(float_net: FloatNet, x: np.ndarray) -> np.ndarray:
 
 def positive_activations(float_net: FloatNet, x: np.ndarray, reduce,
                          ceilings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
-    """Per population, reduce(relu(activation), population) per batch of the ANN's forward pass,
+    """Per population, reduce(activation, population) per batch of the ANN's forward pass (relu, or a capped relu),
     concatenated over samples (reduce keeps the batch axis first); with ceilings, each activation
     clipped at its population's."""
     parts: dict[str, list[np.ndarray]] = {p.name: [] for p in float_net.populations}
     for values in float_net.pre_activation_batches(x):
         for name, pre in values.items():
             ceiling = np.inf if ceilings is None else ceilings[name]
-            parts[name].append(reduce(np.clip(pre.astype(np.float64), 0, ceiling)))
+            activation = float_net.population(name).activation(pre.astype(np.float64))
+            parts[name].append(reduce(np.minimum(activation, ceiling)))
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 

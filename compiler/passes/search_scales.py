@@ -58,7 +58,8 @@ def search_scales(net: FloatNet, stats: Statistics, levels: float) -> tuple[Stat
             continue
         above = above_cap.get(pop.name)
         cap = None if above is None else cap_of(above)
-        scales[pop.name] = _best_scale(stats.histograms[pop.name], stats.peaks[pop.name], levels, cap)
+        scale = _best_scale(stats.histograms[pop.name], stats.peaks[pop.name], levels, cap)
+        scales[pop.name] = scale if pop.cap is None else min(scale, pop.cap)  # a capped population's neurons clip at it
         if above is not None:
             scales[above] = scales[pop.name]
     return replace(stats, scales=scales), [f"scales: each hidden layer's for the least error at {levels:g} levels "

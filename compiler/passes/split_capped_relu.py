@@ -1,4 +1,6 @@
-"""Rewrite each capped ReLU (ReLU(max_value=c), relu6) as the difference of two plain ReLUs.
+"""Rewrite each capped ReLU (ReLU(max_value=c), relu6) as the difference of two plain ReLUs, for the
+codings whose neurons do not clip at their scale (sigma-delta's graded payloads, TTFS, Loihi's
+reset to zero); the others keep it whole (keep_capped_relu).
 
     min(max(z, 0), c) == relu(z) - relu(z - c)      for every z, when c >= 0
 
@@ -53,12 +55,34 @@ def _split(layer: Layer) -> tuple[list[Layer], str]:
     return layers, layers[-1].name
 
 
+def _capped(layer: Layer) -> bool:
+    return isinstance(layer.op, Relu) and layer.op.max_value is not None
+
+
+def keep_capped_relu(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+    """For a coding whose neurons carry at most their scale lambda (a count of one spike per step at
+    most, a thermometer of N): a capped ReLU stays one population whose lambda is held at or below
+    its cap c, so its neurons' own saturation is the cap, min(relu(z), c) quantized like any ReLU.
+    No second population, and none of its spikes: the split's difference of two clipped parts reads
+    wrong where z > c + lambda, which pushed the scale search to spend its few levels above c.
+    (With reset by subtraction a neuron fed earlier by a shorter residual path can send a few spikes
+    more than T - d, as a plain ReLU's can above lambda.) A cap of 0 (the layer is 0 everywhere; no scale is at most 0) is still split."""
+    graph, notes = _split_where(graph, lambda layer: _capped(layer) and layer.op.max_value <= 0)
+    return graph, notes + [f"{layer.name}: ReLU capped at {layer.op.max_value:g} kept as one population (its scale at "
+                           f"most {layer.op.max_value:g}: the neurons' saturation is the cap)"
+                           for layer in graph.layers if _capped(layer)]
+
+
 def split_capped_relu(graph: FloatGraph, target=None) -> tuple[FloatGraph, list[str]]:
+    return _split_where(graph, _capped)
+
+
+def _split_where(graph: FloatGraph, split) -> tuple[FloatGraph, list[str]]:
     rename: dict[str, str] = {}
     out, notes = [], []
     for layer in graph.layers:
         layer = Layer(layer.name, layer.op, tuple(rename.get(i, i) for i in layer.inputs), layer.keras_class)
-        if isinstance(layer.op, Relu) and layer.op.max_value is not None:
+        if split(layer):
             new, rename[layer.name] = _split(layer)
             out += new
             notes.append(f"{layer.name}: ReLU capped at {layer.op.max_value:g} lowered exactly as "
