@@ -18,6 +18,7 @@ import pytest
 
 from snnc.cli import main
 from snnc.compiler.frontend.keras import load_model_graph
+from snnc.compiler.frontend.model_file import _zero_initializers, load_keras_model
 from snnc.compiler.passes.lower_to_populations import lower_to_populations
 from snnc.compiler.pipeline import graph_passes
 
@@ -197,6 +198,36 @@ def built(tmp_path_factory):
             model.save(folder / f"{name}{suffix}")
         out[name] = (model, folder, x, y)
     return out
+
+
+def _layer_and_weight(weights) -> list[list[str]]:
+    return [w.path.split("/")[-2:] for w in weights]  # a Sequential model prefixes its own name
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_loading_reads_every_saved_weight_over_zero_initializers(built, name, suffix):
+    """snnc loads a copy whose config initializes with zeros (no random programs to compile): every
+    weight must still be the saved one, bit for bit."""
+    model, folder, _, _ = built[name]
+    loaded = load_keras_model(folder / f"{name}{suffix}")
+    assert _layer_and_weight(loaded.weights) == _layer_and_weight(model.weights)
+    for saved, read in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(np.asarray(read), np.asarray(saved))
+
+
+def test_zero_initializers_in_every_config_form():
+    config = {"layers": [{"config": {"kernel_initializer": {"module": "keras.initializers", "class_name": "HeNormal",
+                                                            "config": {"seed": 3}, "registered_name": None},
+                                     "bias_initializer": "ones",
+                                     "depthwise_initializer": {"class_name": "RandomNormal", "config": {"stddev": 2}},
+                                     "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}}]}
+    layer = _zero_initializers(config)["layers"][0]["config"]
+    assert layer["kernel_initializer"] == {"module": "keras.initializers", "class_name": "Zeros", "config": {},
+                                           "registered_name": None}
+    assert layer["bias_initializer"] == "zeros"
+    assert layer["depthwise_initializer"] == {"class_name": "Zeros", "config": {}}
+    assert layer["kernel_regularizer"] == config["layers"][0]["config"]["kernel_regularizer"]
 
 
 @pytest.mark.parametrize("name", BUILDERS)

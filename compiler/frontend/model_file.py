@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -126,10 +128,50 @@ def load_keras_model(path: Path):
 
     shims = {cls: _without_keys(getattr(keras.layers, cls), keys) for cls, keys in _LEGACY_KEYS.items()}
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True, custom_objects=shims)
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = _with_zero_initializers(path, config, Path(scratch))
+            return keras.saving.load_model(copy, compile=False, safe_mode=True, custom_objects=shims)
     except Exception as exc:  # Keras raises many types for damaged files; the user gets one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SnncError(f"{path}: Keras could not load the model ({_short_text(first)})") from None
+
+
+def _with_zero_initializers(path: Path, config: dict, scratch: Path) -> Path:
+    """A copy of the model file whose config initializes every weight with zeros. Keras builds each
+    layer's weights with its initializer before it reads the saved values over them, and a random
+    initializer compiles a JAX program per weight shape (ResNet-20: 8.5 s of a 9.8 s load; 1.3 s
+    with zeros). The saved weights are the same bytes."""
+    copy = scratch / path.name
+    text = json.dumps(_zero_initializers(config))
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(copy, "w") as target:
+            for item in source.infolist():
+                target.writestr(item, text if item.filename == "config.json" else source.read(item))
+        return copy
+    import h5py
+
+    shutil.copyfile(path, copy)
+    with h5py.File(copy, "r+") as f:
+        f.attrs["model_config"] = text
+    return copy
+
+
+def _zero_initializers(node):
+    """The config with every '<weight>_initializer' (a serialized initializer or its name) made Zeros."""
+    if isinstance(node, list):
+        return [_zero_initializers(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key.endswith("_initializer") and isinstance(value, str):
+            out[key] = "zeros"
+        elif key.endswith("_initializer") and isinstance(value, dict) and "class_name" in value:
+            out[key] = {**value, "class_name": "Zeros", "config": {}} | (
+                {"module": "keras.initializers"} if "module" in value else {})
+        else:
+            out[key] = _zero_initializers(value)
+    return out
 
 
 def _without_keys(layer_class, keys):
