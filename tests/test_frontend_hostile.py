@@ -127,6 +127,20 @@ def unfolded_batchnorm():
     return _randomize(keras.Model(inp, L.Dense(3)(v)), 9, gain=1.5)
 
 
+def dense_block():
+    """DenseNet: each BatchNorm reads a Concatenate of every earlier feature map, the first a Conv of
+    the input; a transition (1x1 Conv, AveragePooling2D) concatenated again."""
+    inp = keras.Input((8, 8, 3))
+    features = L.Conv2D(6, 3, padding="same")(inp)
+    for _ in range(2):
+        grown = L.Conv2D(4, 3, padding="same")(L.ReLU()(L.BatchNormalization()(features)))
+        features = L.Concatenate()([features, grown])
+    pooled = L.AveragePooling2D(2)(L.Conv2D(6, 1)(L.ReLU()(L.BatchNormalization()(features))))
+    grown = L.Conv2D(4, 3, padding="same")(L.ReLU()(L.BatchNormalization()(pooled)))
+    features = L.ReLU()(L.BatchNormalization()(L.Concatenate()([pooled, grown])))
+    return _randomize(keras.Model(inp, L.Dense(3)(L.GlobalAveragePooling2D()(features))), 10, gain=1.5)
+
+
 def more_layers():
     """Rescaling and Normalization on the input, SeparableConv2D (depth multiplier 2, strided), a
     Dense on an image, a GlobalMaxPooling2D beside a GlobalAveragePooling2D, Subtract and Average."""
@@ -156,10 +170,10 @@ def capped_output():
 BUILDERS = {"shared_dense": shared_dense, "shared_conv": shared_conv, "conv1d": conv1d,
             "conv1d_sequential": conv1d_sequential, "capped_relu": capped_relu, "capped_output": capped_output,
             "dense_to_conv1d": dense_to_conv1d, "unfolded_batchnorm": unfolded_batchnorm,
-            "more_layers": more_layers, "separable_conv1d": separable_conv1d}
+            "more_layers": more_layers, "separable_conv1d": separable_conv1d, "dense_block": dense_block}
 CASES = [("shared_dense", ".keras"), ("shared_conv", ".h5"), ("conv1d", ".keras"),
          ("conv1d_sequential", ".h5"), ("capped_relu", ".keras"), ("unfolded_batchnorm", ".h5"),
-         ("more_layers", ".keras")]
+         ("more_layers", ".keras"), ("dense_block", ".keras")]
 
 
 def _logits(model, x):
@@ -242,6 +256,17 @@ def test_float_graph_and_float_net_equal_keras(built, name, suffix):
     net, _ = lower_to_populations(graph)
     got = np.asarray(net.forward(x.reshape(len(x), *net.populations[0].shape))["output"])
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(want).max())))
+
+
+def test_a_batchnorm_over_a_concatenation_composes_into_convolutions(built):
+    """Its per-channel scaling (a depthwise 1x1 Conv) after a Concatenate of Convs is one Conv per
+    path, not a dense matrix (a DenseNet on 32x32x3 needed a 36864 x 3072 one and was refused)."""
+    graph = load_model_graph(built["dense_block"][1] / "dense_block.keras")
+    for graph_pass in graph_passes():
+        graph, _ = graph_pass(graph)
+    net, _ = lower_to_populations(graph)
+    dense = [(q.src, q.dst) for q in net.projections if q.conv is None]
+    assert dense == [(net.populations[-2].name, "output")]  # only the head: GlobalAveragePooling2D + Dense
 
 
 def test_shared_layers_are_one_graph_layer_per_call(built):

@@ -126,7 +126,9 @@ def _conv_form(ops, shapes) -> tuple[np.ndarray, ConvGeometry] | None:
             kernel = np.repeat(np.repeat(kernel, p0, axis=0), p1, axis=1) / (p0 * p1)
             strides = [strides[0] * p0, strides[1] * p1]
             pads = [[pads[0][0] * p0, pads[0][1] * p0], [pads[1][0] * p1, pads[1][1] * p1]]
-        elif isinstance(op, Embed) and groups == 1:
+        elif isinstance(op, Embed):  # a grouped kernel (a BatchNorm's depthwise 1x1) is written ungrouped first
+            if groups != 1:
+                kernel, groups = _full_kernel(kernel, groups, op.total).astype(np.float32), 1
             kernel = kernel[:, :, op.offset:op.offset + in_shape[-1], :]
         else:
             return None
