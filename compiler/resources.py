@@ -28,12 +28,13 @@ Box = tuple[tuple[int, int], ...]  # [lo, hi) along each axis
 
 
 def fan_in(proj) -> int:
-    """Synapses per destination neuron of a projection (a dense one's nonzero weights per row, at
-    most its whole source; a conv's kernel)."""
+    """Synapses per destination neuron of a projection: its nonzero weights (a zero weight is no
+    synapse), the most any row of a dense one or any output channel of a conv's kernel has (at most
+    its source, or its kernel, kh x kw x C_in / groups)."""
+    weight = np.asarray(proj.weight)
     if proj.kind == "dense":
-        return int((np.asarray(proj.weight) != 0).sum(axis=1).max(initial=0))
-    kh, kw, cin, _ = proj.weight.shape
-    return kh * kw * cin
+        return int((weight != 0).sum(axis=1).max(initial=0))
+    return int((weight != 0).reshape(-1, weight.shape[-1]).sum(axis=0).max(initial=0))
 
 
 def _valid_taps(n_out: int, k: int, stride: int, pad: int, n_in: int) -> np.ndarray:

@@ -505,3 +505,15 @@ def test_relu_config_values_of_the_wrong_type(tmp_path, capsys):
         _layer(config, "r")["config"][key] = value
         path = _write_config(base, tmp_path / "bad.h5", json.dumps(config))
         assert key in _run_refused(path, tmp_path, capsys)
+
+
+def test_average_pooling_with_overhanging_windows_is_refused_with_its_reason(tmp_path):
+    """Inception's pool branch, AveragePooling2D(3, strides=1, padding='same'): every border window
+    overhangs, and Keras divides it by its real inputs only."""
+    from snnc.errors import SnncError
+
+    model = keras.Sequential([keras.Input((6, 6, 2)), L.AveragePooling2D(3, strides=1, padding="same", name="pool"),
+                              L.Flatten(), L.Dense(3)])
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(SnncError, match="'pool'.*3x3 windows at stride 1x1 overhang the 6x6 input.*real inputs only"):
+        load_model_graph(tmp_path / "m.keras")

@@ -62,6 +62,33 @@ def test_two_wide_projections_into_one_population_are_both_split():
     assert_allclose(split.forward(x)["output"], net.forward(x)["output"], rtol=1e-5, atol=1e-5)
 
 
+def test_fan_in_counts_the_synapses_a_kernel_has():
+    """A zero weight is no synapse: a conv's fan-in is the most nonzero taps any output channel reads."""
+    kernel = np.zeros((3, 3, 8, 4), np.float32)
+    kernel[:, :, :2, 0], kernel[1, 1, :, 1] = 1.0, -2.0  # 18 taps, 8 taps, and two empty channels
+    assert fan_in(Projection("a", "b", kernel, ConvGeometry((1, 1), ((1, 1), (1, 1)), 1))) == 18
+    grouped = Projection("a", "b", np.ones((3, 3, 2, 4), np.float32), ConvGeometry((1, 1), ((1, 1), (1, 1)), 4))
+    assert fan_in(grouped) == 18
+
+
+def test_a_wide_layer_of_many_channels_is_split():
+    """40 output channels: the relays' sum reads 2 x 40 channels but only 2 synapses per neuron, so
+    it fits (counted as its kernel, 80 per relay, it did not: a MobileNet's 256-channel separable
+    conv was refused for population coding)."""
+    rng = np.random.default_rng(0)
+    same = ConvGeometry((1, 1), ((1, 1), (1, 1)), 1)
+    net = FloatNet((FloatPopulation("input", (6, 6, 8), "input", np.zeros((6, 6, 8), np.float32), "input"),
+                    FloatPopulation("conv", (6, 6, 40), "hidden", np.zeros((6, 6, 40), np.float32), "conv"),
+                    FloatPopulation("output", (3,), "output", np.zeros(3, np.float32), "output")),
+                   (Projection("input", "conv", rng.normal(0, 0.5, (3, 3, 8, 40)).astype(np.float32), same),
+                    Projection("conv", "output", rng.normal(0, 0.5, (3, 1440)).astype(np.float32))))
+    target = LOIHI2.model_copy(update=dict(max_fan_in=40))
+    split, _ = split_fan_in(net, target)
+    assert not [v for v in fan_in_violations(split, target) if "'conv'" in v]
+    x = rng.uniform(0, 1, (4, 6, 6, 8)).astype(np.float32)
+    assert_allclose(split.forward(x)["conv"], net.forward(x)["conv"], rtol=1e-5, atol=1e-5)
+
+
 def test_a_split_that_cannot_fit_is_left_for_the_refusal():
     """With 8 input channels and at most 8 synapses per neuron, no channel split of a 3x3 kernel fits."""
     net, target = wide_net(0), LOIHI2.model_copy(update=dict(max_fan_in=10))

@@ -305,8 +305,11 @@ def _pool(call):
     if call.cls.startswith("Max"):
         return [Layer(call.name, MaxPool(pool, strides, pads), call.inputs, call.cls)]
     if pads != ((0, 0), (0, 0)):  # Keras averages a partial window over its real inputs only: not one kernel
-        raise call.refuse("pads partial windows (padding='same' on a size its strides do not divide), which Keras "
-                          "averages over their real inputs only; use padding='valid'")
+        (ph, pw), (sh, sw) = pool, strides
+        raise call.refuse(f"with padding='same', its {ph}x{pw} windows at stride {sh}x{sw} overhang the "
+                          f"{'x'.join(map(str, call.in_shapes[0][:-1]))} input, and Keras averages such a window over "
+                          "its real inputs only (a different divisor at the border: no convolution); use "
+                          "padding='valid', or MaxPooling2D")
     op = AvgPool(pool, strides)
     return [Layer(call.name, op, call.inputs, call.cls)]
 

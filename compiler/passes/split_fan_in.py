@@ -46,8 +46,9 @@ def split_fan_in(net: FloatNet, target: Target, copies: int = 1) -> tuple[FloatN
             replaced[id(widest)] = new[0]
             added += new[1:]
             total += sum(fan_in(q) for q in new if q.dst == pop.name) - fan_in(widest)
-            split_notes.append(f"{pop.name}: fan-in {wide} > {limit}: the projection from {widest.src} split into {parts} "
-                               f"partial sums, carried by relays {pair[0].name} and {pair[1].name} "
+            how = f"split into {parts} partial sums" if parts > 1 else "sent whole (2 synapses per neuron)"
+            split_notes.append(f"{pop.name}: fan-in {wide} > {limit}: the projection from {widest.src} {how}, "
+                               f"carried by relays {pair[0].name} and {pair[1].name} "
                                f"({2 * pair[0].size} neurons, one step more latency)")
         if total > limit - RESERVED:  # fan_in_violations names it
             populations.append(pop)
