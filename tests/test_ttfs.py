@@ -59,6 +59,18 @@ def test_every_neuron_spikes_at_most_once(seed):
     assert not spikes["output"].any()
 
 
+def test_each_population_has_its_own_clock_of_its_own_events():
+    """A clock source per population it feeds, every clock neuron used by it (no zero columns: one
+    shared clock gave every population a matrix over every layer's events)."""
+    net, _ = random_ttfs_net(0)
+    clocks = [p for p in net.populations if p.kind == "clock"]
+    fed = {p.name: {q.dst for q in net.projections if q.src == p.name} for p in clocks}
+    assert all(len(dst) == 1 for dst in fed.values()) and len(set.union(*fed.values())) == len(clocks) >= 3
+    for clock in clocks:
+        weights = np.concatenate([q.weight for q in net.projections if q.src == clock.name], axis=0)
+        assert (weights != 0).any(axis=0).all(), clock.name
+
+
 # maxpool: MaxPooling2D as first spikes; resnet (BN, Add) and depthwise: skips carried by relays
 @pytest.mark.parametrize("model", ["mlp", "lenet", "maxpool", "resnet", "depthwise"])
 def test_digits_models_keep_the_anns_accuracy(model, tmp_path, data):

@@ -21,7 +21,7 @@ data weights W = S w lambda_src / lambda on the 8-bit grid, beta = S b / lambda.
                   zeros stay silent
   self-inhibition one step after its spike a neuron inhibits itself by H > every current it can
                   still receive, so it never fires again
-The clock is a host source with one neuron per (event, digit): per-neuron clock currents are split
+The clock is a host source per population with one neuron per (event, digit): per-neuron clock currents are split
 into 7-bit digits (weight exponent 0) and 8-bit digits (exponent 7) over excitatory and inhibitory
 projections, so they are exact. Every network input spikes exactly once, hidden neurons at most
 once. Activations above lambda fire in the first output step and read as lambda (a clamp); above
@@ -84,38 +84,40 @@ def _digits(values: np.ndarray, coarse_count: int) -> tuple[np.ndarray, np.ndarr
     """|values| (int64) as fine (< 2^FINE_BITS) + 2^FINE_BITS x the sum of coarse_count digits <= 255."""
     mag = np.abs(values)
     fine, coarse = mag % (1 << FINE_BITS), mag >> FINE_BITS
-    digits = np.stack([np.clip(coarse - 255 * k, 0, 255) for k in range(coarse_count)])
+    digits = np.stack([np.clip(coarse - 255 * k, 0, 255) for k in range(coarse_count)]) if coarse_count else (
+        np.zeros((0, *mag.shape), np.int64))
     return fine, digits
 
 
 class _ClockBuilder:
-    """Allocates clock neurons and the projections that deliver per-neuron currents at given steps."""
+    """Allocates clock neurons and the projections that deliver per-neuron currents at given steps:
+    one clock source per population it feeds (clock.<population>), so each projection's matrix has
+    that population's clock neurons only (one shared clock gave a DenseNet's populations matrices
+    of every layer's events, 1.5 GB of zero columns)."""
 
     def __init__(self):
-        self.fire_at: list[int] = []
         self.pending: list[tuple[str, tuple, dict[int, np.ndarray]]] = []
 
     def deliver(self, name: str, shape: tuple, events: dict[int, np.ndarray]) -> None:
         """events: arrival step -> int64 current per neuron of population `name`."""
         self.pending.append((name, shape, events))
 
-    def build(self, clock_name: str, target: Target) -> tuple[Clock, list[Projection]]:
-        plans = []
-        for name, shape, events in self.pending:
-            for step, values in events.items():
-                coarse_count = max(1, math.ceil(int(np.abs(values).max(initial=0) >> FINE_BITS) / 255))
-                first = len(self.fire_at)
-                self.fire_at += [step - 1] * (1 + coarse_count)
-                plans.append((name, shape, values, first, coarse_count))
-        n_clock = len(self.fire_at)
-        projections = []
-        for name in dict.fromkeys(p[0] for p in plans):
-            mine = [p for p in plans if p[0] == name]
-            size = int(np.prod(mine[0][1]))
+    def build(self, target: Target) -> tuple[list[Clock], list[Projection]]:
+        clocks, projections = [], []
+        for name in dict.fromkeys(p[0] for p in self.pending):
+            fire_at, plans = [], []
+            for _, shape, events in (p for p in self.pending if p[0] == name):
+                for step, values in events.items():  # a neuron per digit some current needs: none fires for nothing
+                    if not values.any():
+                        continue
+                    coarse_count = math.ceil(int(np.abs(values).max() >> FINE_BITS) / 255)
+                    plans.append((values, len(fire_at), coarse_count))
+                    fire_at += [step - 1] * (1 + coarse_count)
+            clock_name, size = f"clock.{name}", int(np.prod(shape))
             for exp in (0, FINE_BITS):
                 for sign in (1, -1):
-                    weight = np.zeros((size, n_clock), np.int64)
-                    for _, _, values, first, coarse_count in mine:
+                    weight = np.zeros((size, len(fire_at)), np.int64)
+                    for values, first, coarse_count in plans:
                         fine, coarse = _digits(np.where(np.sign(values) == sign, values, 0).ravel(), coarse_count)
                         if exp == 0:
                             weight[:, first] = sign * fine
@@ -125,7 +127,9 @@ class _ClockBuilder:
                         grid = to_weight_grid(weight.astype(np.float64), target)
                         assert np.array_equal(grid, weight), "clock digits must be on the one-signed 8-bit grid"
                         projections.append(Projection(clock_name, name, grid, weight_exp=exp))
-        return Clock(clock_name, (n_clock,), "clock", tuple(self.fire_at), 1.0, "clock"), projections
+            if fire_at:
+                clocks.append(Clock(clock_name, (len(fire_at),), "clock", tuple(fire_at), 1.0, "clock"))
+        return clocks, projections
 
 
 def _self_inhibition(name: str, shape: tuple, bound: np.ndarray) -> list[Projection]:
@@ -275,12 +279,12 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
         pops.append(TtfsPopulation(pop.name, pop.shape, "hidden", s // 2, np.zeros(pop.shape, np.int32), 0, 0,
                                    scales[pop.name], pop.layer))
         slopes.append(f"{pop.name} {s}")
-    clock_pop, clock_projections = clock.build("clock", target)
-    pops.insert(1, clock_pop)
+    clocks, clock_projections = clock.build(target)
+    pops[1:1] = clocks
     encoding = InputEncoding(gain=full / scales[inp.name], max_mant=full)
     read = pops[-1].read_step
     notes = [f"ttfs coding: windows of {window} steps (read by step {coding.timesteps}); the answer is the output's "
              f"potential at step {read}; every input spikes once, hidden neurons at most once; max pooling: the "
              f"first spike of each window; {relays} relay populations carry skip connections one window per layer "
-             f"skipped; {clock_pop.size} clock neurons; slopes " + ", ".join(slopes)]
+             f"skipped; {sum(c.size for c in clocks)} clock neurons; slopes " + ", ".join(slopes)]
     return SpikingNet(tuple(pops), tuple(projections + clock_projections), encoding, net.notes), notes
