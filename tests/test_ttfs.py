@@ -18,6 +18,18 @@ from snnc.targets import LOIHI2
 
 
 def random_ttfs_net(seed: int, timesteps: int = 24):
+    """random_float_net quantized for TTFS at `timesteps`, and an input drive for 2 samples."""
+    net, _ = _quantized(seed, timesteps)
+    drive = np.random.default_rng(seed + 1).integers(0, LOIHI2.input_full + 1, (2, 6, 6, 2)).astype(np.int32)
+    return net, drive
+
+
+def _quantized(seed: int, timesteps: int):
+    float_net, scales = random_float_net(seed)
+    return quantize_ttfs(float_net, LOIHI2, scales, TtfsCoding(timesteps))
+
+
+def random_float_net(seed: int) -> tuple[FloatNet, dict[str, float]]:
     """input 6x6x2 -> conv 3x3 (3 channels, ReLU) -> max pool 2x2 -> dense 6 (ReLU) -> dense 4
     (output), random weights, biases and scales."""
     rng = np.random.default_rng(seed)
@@ -33,9 +45,7 @@ def random_ttfs_net(seed: int, timesteps: int = 24):
                    Projection("dense", "output", f32(4, 6, scale=0.5)))
     scales = {"input": 1.0, "conv": float(rng.uniform(0.5, 2)), "pool": 1.0, "dense": float(rng.uniform(0.5, 2)),
               "output": float(rng.uniform(0.5, 2))}
-    net, _ = quantize_ttfs(FloatNet(pops, projections), LOIHI2, scales, TtfsCoding(timesteps))
-    drive = rng.integers(0, LOIHI2.input_full + 1, (2, 6, 6, 2)).astype(np.int32)
-    return net, drive
+    return FloatNet(pops, projections), scales
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -57,6 +67,13 @@ def test_every_neuron_spikes_at_most_once(seed):
     assert (spikes["pool"].sum(axis=0) == 1).all()  # the first spike of each window, exactly once
     assert spikes["dense"].sum(axis=0).max() <= 1  # the last hidden layer: zeros stay silent
     assert not spikes["output"].any()
+
+
+def test_windows_too_short_for_the_depth_are_noted_with_the_t_that_widens_them():
+    few = _quantized(0, 20)[1]
+    assert any("windows of 5 steps carry 6 levels" in n and "--timesteps-hint 52 gives windows of 16" in n for n in few)
+    assert random_ttfs_net(0, timesteps=52)[0].output.read_step == 52
+    assert not any("too few" in n for n in _quantized(0, 40)[1])
 
 
 def test_each_population_has_its_own_clock_of_its_own_events():

@@ -2,7 +2,8 @@
 
 The config is read with h5py / zipfile before Keras sees the file, so an unsupported or unsafe
 layer (Lambda, custom classes) is refused by name and never deserialized. Loading itself uses
-Keras 3 with safe_mode=True (no code from the file is executed).
+Keras 3 with safe_mode=True (no code from the file is executed), on a copy of the file whose config
+initializes every weight with zeros (the saved values are read over them).
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ data weights W = S w lambda_src / lambda on the 8-bit grid, beta = S b / lambda.
                   zeros stay silent
   self-inhibition one step after its spike a neuron inhibits itself by H > every current it can
                   still receive, so it never fires again
-The clock is a host source per population with one neuron per (event, digit): per-neuron clock currents are split
-into 7-bit digits (weight exponent 0) and 8-bit digits (exponent 7) over excitatory and inhibitory
-projections, so they are exact. Every network input spikes exactly once, hidden neurons at most
+The clock is a host source per population with one neuron per (event, digit): per-neuron clock
+currents are split into 7-bit digits (weight exponent 0) and 8-bit digits (exponent 7) over
+excitatory and inhibitory projections, so they are exact. Every network input spikes exactly once, hidden neurons at most
 once. Activations above lambda fire in the first output step and read as lambda (a clamp); above
 4 lambda, early, in the input window (the next layer then reads them unclipped).
 Max pooling (role "max"): weight 1 from each input of a window, threshold 0: a neuron fires in the
@@ -51,6 +51,7 @@ from snnc.targets import Target
 
 MAX_SLOPE = 510  # S: keeps 64 (S + G) inside u's 24 bits
 MAX_WINDOW = 32  # longer windows lose more than they gain: u's 1/4096 decay per step bends the ramps
+FEW_LEVELS = 8  # a shorter window is noted as too few levels for the ANN's accuracy
 GUARD = 4  # the input window's ramp runs GUARD x S below the activation: values up to 4 lambda never fire early
 FINE_BITS = 7  # clock digits: value = fine (exponent 0, < 2^7) + 2^7 x coarse (exponent 7, <= 255 each)
 
@@ -287,4 +288,9 @@ def quantize_ttfs(net: FloatNet, target: Target, scales: dict[str, float],
              f"potential at step {read}; every input spikes once, hidden neurons at most once; max pooling: the "
              f"first spike of each window; {relays} relay populations carry skip connections one window per layer "
              f"skipped; {sum(c.size for c in clocks)} clock neurons; slopes " + ", ".join(slopes)]
+    if window < FEW_LEVELS:  # a deep network at the default T: each activation is one of `window` + 1 values
+        wider = _timeline(net, 2 * FEW_LEVELS)[0][net.populations[-1].name] + 2 * FEW_LEVELS - 1
+        notes.append(f"ttfs windows of {window} steps carry {window + 1} levels per activation, too few for this "
+                     f"network's depth: expect accuracy well below the ANN's (--timesteps-hint {wider} gives windows "
+                     f"of {2 * FEW_LEVELS} steps)")
     return SpikingNet(tuple(pops), tuple(projections + clock_projections), encoding, net.notes), notes
