@@ -38,8 +38,6 @@ def _quantized(a: np.ndarray, scale: np.ndarray, levels: float) -> np.ndarray:
 
 
 def _best_scale(counts: np.ndarray, peak: float, levels: float, cap: float | None) -> float:
-    if peak == 0.0:
-        return 1.0  # never active on the calibration data: any scale is exact
     used = counts > 0
     a, weight = np.minimum(_CENTERS[used], peak)[:, None], counts[used][:, None]
     scale = peak * GRID[None, :]
@@ -54,12 +52,12 @@ def search_scales(net: FloatNet, stats: Statistics, levels: float) -> tuple[Stat
     scales = dict(stats.scales)
     above_cap = {capped_base(p.name): p.name for p in net.populations if capped_base(p.name) is not None}
     for pop in net.populations:
-        if pop.role != "hidden" or capped_base(pop.name) is not None:
-            continue
+        if pop.role != "hidden" or capped_base(pop.name) is not None or stats.peaks[pop.name] == 0.0:
+            continue  # never active on the calibration data: balance_thresholds' scale (any is exact) stays
         above = above_cap.get(pop.name)
-        cap = None if above is None else cap_of(above)
-        scale = _best_scale(stats.histograms[pop.name], stats.peaks[pop.name], levels, cap)
-        scales[pop.name] = scale if pop.cap is None else min(scale, pop.cap)  # a capped population's neurons clip at it
+        split_cap = None if above is None else cap_of(above)
+        # at most the peak, so a population kept whole with its cap (at or above its peak) gets one within it
+        scales[pop.name] = _best_scale(stats.histograms[pop.name], stats.peaks[pop.name], levels, split_cap)
         if above is not None:
             scales[above] = scales[pop.name]
     return replace(stats, scales=scales), [f"scales: each hidden layer's for the least error at {levels:g} levels "
