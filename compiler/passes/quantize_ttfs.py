@@ -97,23 +97,23 @@ class _ClockBuilder:
     of every layer's events, 1.5 GB of zero columns)."""
 
     def __init__(self):
-        self.pending: list[tuple[str, tuple, dict[int, np.ndarray]]] = []
+        self.pending: dict[str, tuple[tuple, dict[int, np.ndarray]]] = {}  # population -> (shape, its events)
 
     def deliver(self, name: str, shape: tuple, events: dict[int, np.ndarray]) -> None:
-        """events: arrival step -> int64 current per neuron of population `name`."""
-        self.pending.append((name, shape, events))
+        """events: arrival step -> int64 current per neuron of population `name` (once per population)."""
+        assert name not in self.pending, f"internal error: a second delivery to {name!r}"
+        self.pending[name] = (shape, events)
 
     def build(self, target: Target) -> tuple[list[Clock], list[Projection]]:
         clocks, projections = [], []
-        for name in dict.fromkeys(p[0] for p in self.pending):
+        for name, (shape, events) in self.pending.items():
             fire_at, plans = [], []
-            for _, shape, events in (p for p in self.pending if p[0] == name):
-                for step, values in events.items():  # a neuron per digit some current needs: none fires for nothing
-                    if not values.any():
-                        continue
-                    coarse_count = math.ceil(int(np.abs(values).max() >> FINE_BITS) / 255)
-                    plans.append((values, len(fire_at), coarse_count))
-                    fire_at += [step - 1] * (1 + coarse_count)
+            for step, values in events.items():  # a neuron per digit some current needs: none fires for nothing
+                if not values.any():
+                    continue
+                coarse_count = math.ceil(int(np.abs(values).max() >> FINE_BITS) / 255)
+                plans.append((values, len(fire_at), coarse_count))
+                fire_at += [step - 1] * (1 + coarse_count)
             clock_name, size = f"clock.{name}", int(np.prod(shape))
             for exp in (0, FINE_BITS):
                 for sign in (1, -1):
